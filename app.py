@@ -1,0 +1,19 @@
+"""Router: page config, navigation over the pages in ``pages.catalog``, and the shared sidebar."""
+
+from functools import partial
+
+import streamlit as st
+
+from pages import home
+from pages.catalog import tool_pages
+
+st.set_page_config(page_title="Explorable ML", page_icon=":material/explore:", layout="wide")
+
+tools = [(info, st.Page(info.render, title=info.title, icon=info.icon, url_path=info.url_path)) for info in tool_pages()]
+home_page = st.Page(partial(home.render, tools), title="Home", icon=":material/home:", url_path="home", default=True)
+navigation = st.navigation([home_page, *(page for _, page in tools)])
+
+with st.sidebar:
+    st.caption("Explorable ML · every number computed and tested in `services/` · state is kept in the URL")
+
+navigation.run()

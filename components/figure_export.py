@@ -1,0 +1,59 @@
+"""Download buttons for figures and images, so anything on screen can be taken into a slide deck."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from services.imaging import encode_png
+
+
+def plotly_config(filename: str) -> dict:
+    """Plotly chart config whose camera button saves a 2x PNG named after the figure (no kaleido needed)."""
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
+    }
+
+
+def show_figure(fig: go.Figure, filename: str, *, data: pd.DataFrame | None = None, key: str | None = None) -> None:
+    """Draw a plotly figure with download buttons: interactive HTML, the plotted data as CSV, PNG via the camera."""
+    st.plotly_chart(fig, config=plotly_config(filename), key=key)
+    figure_downloads(fig, filename, data=data, key=key or filename)
+
+
+def figure_downloads(fig: go.Figure, filename: str, *, data: pd.DataFrame | None = None, key: str) -> None:
+    """HTML (standalone, works offline) and CSV download buttons for a figure already on the page."""
+    columns = st.columns(2 if data is not None else 1)
+    columns[0].download_button(
+        "Download interactive HTML",
+        data=lambda: fig.to_html(include_plotlyjs=True, full_html=True),
+        file_name=f"{filename}.html",
+        mime="text/html",
+        key=f"{key}_html",
+        on_click="ignore",
+    )
+    if data is not None:
+        columns[1].download_button(
+            "Download data (CSV)",
+            data=lambda: data.to_csv(index=False),
+            file_name=f"{filename}.csv",
+            mime="text/csv",
+            key=f"{key}_csv",
+            on_click="ignore",
+        )
+    st.caption("PNG: use the camera icon in the figure's toolbar.")
+
+
+def image_download(image: np.ndarray, filename: str, *, label: str = "Download PNG", key: str | None = None) -> None:
+    """A PNG download button for a numpy image (uint8, or floats in [0, 1])."""
+    st.download_button(
+        label,
+        data=lambda: encode_png(image),
+        file_name=f"{filename}.png",
+        mime="image/png",
+        key=key or f"{filename}_png",
+        on_click="ignore",
+    )

@@ -1,0 +1,54 @@
+"""Image input: upload a picture or pick a built-in sample; returns a normalised RGB uint8 image or None."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from services.imaging import DEFAULT_MAX_SIDE, SAMPLES, ImageInputError, LoadedImage, load_image, load_sample
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _cached_upload(data: bytes, max_side: int) -> LoadedImage:
+    return load_image(data, max_side=max_side)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_sample(name: str, max_side: int) -> LoadedImage:
+    return load_sample(name, max_side=max_side)
+
+
+def image_input(
+    key: str,
+    *,
+    default_sample: str = "chelsea",
+    max_side: int = DEFAULT_MAX_SIDE,
+    label: str = "Image",
+) -> LoadedImage | None:
+    """Draw the source picker; return the chosen image, or None (with an ``st.error``) when unusable."""
+    source = st.radio(label, ["Sample", "Upload"], horizontal=True, key=f"{key}_source")
+    if source == "Sample":
+        names = list(SAMPLES)
+        name = st.selectbox(
+            "Sample picture",
+            names,
+            index=names.index(default_sample) if default_sample in names else 0,
+            format_func=lambda n: f"{n} — {SAMPLES[n]}",
+            key=f"{key}_sample",
+        )
+        return _cached_sample(name, max_side)
+    upload = st.file_uploader(
+        "Upload a picture (PNG, JPEG, WebP, BMP, TIFF, GIF)", type=UPLOAD_TYPES, key=f"{key}_upload"
+    )
+    if upload is None:
+        st.info("Choose a file to upload, or switch back to a sample.")
+        return None
+    try:
+        image = _cached_upload(upload.getvalue(), max_side)
+    except ImageInputError as exc:
+        st.error(f"Cannot use **{upload.name}**: {exc}")
+        return None
+    for note in image.notes:
+        st.caption(note)
+    return image

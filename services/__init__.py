@@ -1,0 +1,1 @@
+"""Plain, typed computation behind every page. Never imports streamlit."""

@@ -1,0 +1,26 @@
+"""Every page opens in headless Chromium, settles with no exception, and leaves a screenshot."""
+
+import pytest
+
+from pages.catalog import tool_pages
+from tests.browser.conftest import assert_clean, screenshot, settle
+
+PAGE_PATHS = ["", *(info.url_path for info in tool_pages())]
+
+
+@pytest.mark.parametrize("url_path", PAGE_PATHS, ids=[p or "home" for p in PAGE_PATHS])
+def test_page_opens_cleanly(page, app_url, url_path):
+    page.goto(f"{app_url}/{url_path}")
+    settle(page)
+    assert_clean(page)
+    assert page.locator("h1").count() >= 1
+    screenshot(page, url_path or "home")
+
+
+def test_home_links_to_every_page(page, app_url):
+    page.goto(app_url)
+    settle(page)
+    body = page.inner_text("body")
+    assert "Explorable ML" in body
+    for info in tool_pages():
+        assert page.get_by_role("link", name=f"Open {info.title}").count() == 1

@@ -1,0 +1,35 @@
+"""Shared test helpers: AppTest entry points for the router and for single pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def app_test(url_path: str | None = None, *, timeout: float = 60) -> AppTest:
+    """The whole app through its router, opened on ``url_path`` (the home page when None)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    if url_path is not None:
+        # st.Page(callable) is keyed by the hash of its url_path; AppTest.switch_page only knows file pages.
+        at._page_hash = calc_hash(url_path)
+    return at
+
+
+def page_test(module: str, *, timeout: float = 60) -> AppTest:
+    """One page's ``render()`` alone, for driving its widgets."""
+    return AppTest.from_string(f"from pages.{module} import render\n\nrender()\n", default_timeout=timeout)
+
+
+@pytest.fixture
+def no_exceptions():
+    """Assert helper: an AppTest run produced no exception element."""
+
+    def check(at: AppTest) -> None:
+        assert not at.exception, "\n".join(str(e.value) for e in at.exception)
+
+    return check
