@@ -1,0 +1,92 @@
+"""The shared components in a running app: image input errors, URL state restore/publish, downloads."""
+
+import io
+
+import numpy as np
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+IMAGE_INPUT_APP = """
+import streamlit as st
+from components.image_input import image_input
+
+image = image_input("img", default_sample="coffee", max_side=200)
+if image is not None:
+    st.write(f"shape={image.pixels.shape}")
+"""
+
+URL_STATE_APP = """
+import streamlit as st
+from components.url_state import Param, publish, restore
+
+PARAMS = [Param("k", 5, low=1, high=49), Param("metric", "euclidean", choices=["euclidean", "manhattan"])]
+restore(PARAMS)
+st.slider("K", 1, 49, key="k")
+st.selectbox("Metric", ["euclidean", "manhattan"], key="metric")
+publish(PARAMS)
+"""
+
+EXPORT_APP = """
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from components.figure_export import image_download, show_figure
+
+show_figure(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])), "line", data=pd.DataFrame({"x": [1, 2], "y": [3, 4]}))
+image_download(np.zeros((4, 4, 3), dtype=np.uint8), "black")
+"""
+
+
+def _png(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.full((height, width, 3), 90, dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _markdown(at: AppTest) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_sample_is_the_default_and_capped():
+    at = AppTest.from_string(IMAGE_INPUT_APP, default_timeout=30).run()
+    assert not at.exception
+    assert "shape=(133, 200, 3)" in _markdown(at)  # coffee is 600x400, capped at 200 px
+
+
+def test_upload_of_a_good_image():
+    at = AppTest.from_string(IMAGE_INPUT_APP, default_timeout=30).run()
+    at.radio(key="img_source").set_value("Upload").run()
+    at.file_uploader(key="img_upload").upload("photo.png", _png(400, 100), "image/png").run()
+    assert not at.exception and not at.error
+    assert "shape=(50, 200, 3)" in _markdown(at)
+    assert any("Downscaled from 400×100" in c.value for c in at.caption)
+
+
+def test_upload_of_a_non_image_shows_an_error_not_a_traceback():
+    at = AppTest.from_string(IMAGE_INPUT_APP, default_timeout=30).run()
+    at.radio(key="img_source").set_value("Upload").run()
+    at.file_uploader(key="img_upload").upload("notes.png", b"definitely not a png", "image/png").run()
+    assert not at.exception
+    assert "notes.png" in at.error[0].value and "not an image" in at.error[0].value
+    assert "shape=" not in _markdown(at)
+
+
+def test_url_state_is_restored_and_published():
+    at = AppTest.from_string(URL_STATE_APP, default_timeout=30)
+    at.query_params["k"] = "9"
+    at.query_params["metric"] = "cosine"  # not a choice: falls back to the default
+    at.run()
+    assert not at.exception
+    assert at.slider(key="k").value == 9
+    assert at.selectbox(key="metric").value == "euclidean"
+    at.selectbox(key="metric").set_value("manhattan").run()
+    assert at.query_params["metric"] == ["manhattan"] or at.query_params["metric"] == "manhattan"
+    at.slider(key="k").set_value(5).run()  # back to the default: removed from the URL
+    assert "k" not in at.query_params
+
+
+def test_figure_and_image_downloads_render():
+    at = AppTest.from_string(EXPORT_APP, default_timeout=30).run()
+    assert not at.exception
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Download interactive HTML", "Download data (CSV)", "Download PNG"]
