@@ -1,0 +1,62 @@
+"""Decision-tree and random-forest boundaries on the same split, for comparison with KNN.
+
+The Korean notes in the seeds: a tree splits one feature at a time (axis-parallel, blocky regions) and
+overfits when grown deep; a forest averages many trees grown on bootstrap samples with random features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.tree import DecisionTreeClassifier
+
+from services.knn.errors import SettingsError
+from services.knn.preprocess import Grid, Split
+
+MAX_DEPTH_LIMIT = 30
+MAX_TREES = 500
+
+
+@dataclass(frozen=True)
+class ModelBoundary:
+    """A fitted model's class probabilities on the grid and its accuracies."""
+
+    name: str
+    proba: np.ndarray  # (cells, n_classes)
+    labels: np.ndarray  # (cells,)
+    train_accuracy: float
+    test_accuracy: float
+
+
+def tree_and_forest(
+    split: Split, grid: Grid, *, max_depth: int | None, n_trees: int, seed: int
+) -> tuple[ModelBoundary, ModelBoundary]:
+    """A decision tree (``max_depth``; None grows it until leaves are pure) and a random forest of ``n_trees``."""
+    if max_depth is not None and not 1 <= max_depth <= MAX_DEPTH_LIMIT:
+        raise SettingsError(f"Tree depth must be between 1 and {MAX_DEPTH_LIMIT}, not {max_depth}.")
+    if not 1 <= n_trees <= MAX_TREES:
+        raise SettingsError(f"The forest needs between 1 and {MAX_TREES} trees, not {n_trees}.")
+    depth_label = "unlimited depth" if max_depth is None else f"depth ≤ {max_depth}"
+    models = (
+        (f"Decision tree ({depth_label})", DecisionTreeClassifier(max_depth=max_depth, random_state=seed)),
+        (
+            f"Random forest ({n_trees} trees, {depth_label})",
+            RandomForestClassifier(n_estimators=n_trees, max_depth=max_depth, random_state=seed, n_jobs=1),
+        ),
+    )
+    return tuple(_boundary(name, model, split, grid) for name, model in models)
+
+
+def _boundary(name: str, model, split: Split, grid: Grid) -> ModelBoundary:
+    model.fit(split.X_train, split.y_train)
+    proba = np.zeros((len(grid.points), split.n_classes))
+    proba[:, model.classes_] = model.predict_proba(grid.points)
+    return ModelBoundary(
+        name=name,
+        proba=proba,
+        labels=np.argmax(proba, axis=1),
+        train_accuracy=float(model.score(split.X_train, split.y_train)),
+        test_accuracy=float(model.score(split.X_test, split.y_test)) if split.n_test else float("nan"),
+    )
