@@ -1,0 +1,504 @@
+"""Nearest-neighbour map: exact great-circle K-nearest and radius search over world places, on a folium map."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+from streamlit_folium import st_folium
+
+from components.figure_export import show_figure
+from components.page_header import page_header
+from components.url_state import Param, publish, restore
+from pages.catalog import PageInfo
+from services.geo.benchmark import BENCH_BACKENDS, DEFAULT_SIZES, planar_disagreements, query_points, scaling_benchmark
+from services.geo.index import BACKENDS, ENGINE_NAMES, POSTGIS, PointIndex
+from services.geo.mapview import (
+    BASE_MAPS,
+    MAX_DRAWN_RESULTS,
+    base_map,
+    display_sample,
+    dots_json,
+    leaflet_assets,
+    outlines_json,
+    results_layer,
+)
+from services.geo.places import (
+    POPULATION_THRESHOLDS,
+    LoadedPoints,
+    PointsFileError,
+    country_outlines,
+    find_places,
+    guess_coordinate_columns,
+    points_from_table,
+    read_geojson_points,
+    read_table,
+    world_places,
+)
+from services.geo.search import MODES, results_table, search
+from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM, wrap_longitude
+
+TITLE = "Nearest-neighbour map"
+MAP_KEY = "nn_map"
+MAP_HEIGHT = 560
+DATA_SOURCES = {"world": "World places (GeoNames)", "upload": "My file (CSV or GeoJSON)"}
+
+PARAMS = [
+    Param("nn_lat", 48.8566, low=-90.0, high=90.0),
+    Param("nn_lon", 2.3522, low=-180.0, high=180.0),
+    Param("nn_mode", "nearest", choices=list(MODES)),
+    Param("nn_k", 10, low=1, high=100),
+    Param("nn_radius", 20.0, low=0.1, high=round(MAX_DISTANCE_KM, 1)),
+    Param("nn_engine", "rtree", choices=[*BACKENDS, POSTGIS]),
+    Param("nn_data", "world", choices=list(DATA_SOURCES)),
+    Param("nn_pop", 15000, choices=list(POPULATION_THRESHOLDS)),
+    Param("nn_base", "outlines", choices=list(BASE_MAPS)),
+    Param("nn_dots", 3000, low=0, high=20000),
+]
+
+HOW_IT_WORKS = rf"""
+**The trap.** An R-tree ranks by straight-line distance in its own coordinates. On longitude/latitude
+degrees that is not distance on Earth: a degree of longitude shrinks with latitude, and ±180° is a seam.
+On the 235k GeoNames places a planar R-tree's 10 nearest are wrong for most random query points
+(the benchmark below counts them).
+
+**Distance.** Every distance here is great-circle distance on a sphere of radius
+R = {EARTH_RADIUS_KM} km (the IUGG mean Earth radius), by the haversine formula
+$d = 2R \arcsin\sqrt{{\sin^2\frac{{\Delta\varphi}}{{2}} + \cos\varphi_1\cos\varphi_2\sin^2\frac{{\Delta\lambda}}{{2}}}}$.
+It differs from the WGS84 ellipsoid by up to about 0.5%.
+
+**The index.** The R-tree stores each place as a 3-D unit vector (x, y, z). The straight-line (chord)
+distance between unit vectors grows monotonically with great-circle distance, and the sphere has no seam
+in 3-D, so queries next to the antimeridian or a pole need no special case. A K-nearest query asks the tree
+for the K+1 nearest by chord, ranks them by haversine distance, and accepts them only when every point
+outside is provably farther than the K-th; otherwise the window grows to a box around the K-th distance.
+A radius query takes the box around the chord of the radius. STRtree does the same in lon/lat with
+windows split at ±180° and widened to all longitudes near a pole; the ball tree uses scikit-learn's
+haversine metric. All engines re-rank with the same haversine function, so they return identical
+answers, ties broken by row number.
+
+**Map.** Click the map (or type coordinates, or pick a place by name) to move the query point. The radius
+circle is geodesic: its edge is at the true distance, cut where it crosses ±180°. Lines follow great
+circles. Country outlines come from Natural Earth and work offline; tile base maps need the internet and
+fall back to the outlines when their tiles fail to load.
+"""
+
+
+# --- cached data and indexes (the seam between the page and the services) ---------------------------------
+
+
+@st.cache_resource(show_spinner="Loading world places…", max_entries=4)
+def cached_world_places(min_population: int) -> pd.DataFrame:
+    """Read-only and shared: a resource, so the 235k-row table is not copied on every rerun."""
+    return world_places(min_population)
+
+
+@st.cache_resource(show_spinner="Loading country outlines…")
+def cached_outlines() -> str:
+    return outlines_json(country_outlines())
+
+
+@st.cache_resource(show_spinner="Reading the file…", max_entries=4)
+def cached_table(digest: str, _data: bytes) -> pd.DataFrame:
+    """Uploads are keyed by content hash and kept as shared read-only resources: a million-row table is
+    not copied (pickled) on every rerun, as ``st.cache_data`` would."""
+    return read_table(_data)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def cached_table_points(digest: str, lat_column: str, lon_column: str, _table: pd.DataFrame) -> LoadedPoints:
+    return points_from_table(_table, lat_column, lon_column)
+
+
+@st.cache_resource(show_spinner="Reading the file…", max_entries=4)
+def cached_geojson(digest: str, _data: bytes) -> LoadedPoints:
+    return read_geojson_points(_data)
+
+
+@st.cache_resource(show_spinner="Building the index…", max_entries=8)
+def cached_index(dataset_key: str, engine: str, _lat: np.ndarray, _lon: np.ndarray, dsn: str | None) -> PointIndex:
+    """One index per dataset and engine, kept across reruns and sessions (``dataset_key`` names the data)."""
+    if engine == POSTGIS:
+        return PointIndex(_lat, _lon, POSTGIS, dsn=dsn, table=_table_name(dataset_key))
+    return PointIndex(_lat, _lon, engine)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def cached_dots(dataset_key: str, count: int, _places: pd.DataFrame) -> str:
+    return dots_json(display_sample(_places, count))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_find(dataset_key: str, text: str, _places: pd.DataFrame) -> pd.DataFrame:
+    """Name matches, kept so that reruns (clicks, sliders) do not rescan 235k names while text is typed."""
+    return find_places(_places, text, limit=25)
+
+
+@st.cache_data(show_spinner=False, ttl=30)
+def cached_connection_problem(dsn: str) -> str | None:
+    from services.geo.postgis import connection_problem
+
+    return connection_problem(dsn)
+
+
+def _table_name(dataset_key: str) -> str:
+    return "nn_" + hashlib.sha256(dataset_key.encode()).hexdigest()[:16]
+
+
+# --- PostGIS availability --------------------------------------------------------------------------------
+
+
+def postgis_status() -> tuple[str | None, str]:
+    """(usable DSN or None, a sentence for the engine picker). Never shows the password."""
+    try:
+        from services.geo import postgis
+    except Exception as exc:  # the optional module or its driver is missing or broken: say so, carry on
+        return None, f"PostGIS is not available in this installation ({type(exc).__name__}: {exc})."
+    dsn = postgis.dsn_from_env() or _secret_dsn()
+    if not dsn:
+        return None, "PostGIS: set `GEO_DSN` (environment or `.streamlit/secrets.toml`) to search a database."
+    problem = cached_connection_problem(dsn)
+    if problem:
+        return None, f"PostGIS at `{postgis.redact_dsn(dsn)}` is not usable: {problem}"
+    return dsn, f"PostGIS at `{postgis.redact_dsn(dsn)}` is ready."
+
+
+def _secret_dsn() -> str | None:
+    try:
+        value = st.secrets.get("GEO_DSN")
+    except Exception:  # no secrets file at all is the normal case
+        return None
+    return str(value) if value else None
+
+
+# --- state changes from the map and the pickers ------------------------------------------------------------
+
+
+def _apply_map_click() -> None:
+    """A new click on the map moves the query point (runs before the coordinate inputs are drawn)."""
+    state = st.session_state.get(MAP_KEY)
+    click = state.get("last_clicked") if isinstance(state, dict) else None
+    if not click or click == st.session_state.get("_nn_handled_click"):
+        return
+    st.session_state["_nn_handled_click"] = click
+    st.session_state["nn_lat"] = round(min(90.0, max(-90.0, float(click["lat"]))), 6)
+    st.session_state["nn_lon"] = round(float(wrap_longitude(float(click["lng"]))), 6)
+
+
+def _center_on_query() -> None:
+    st.session_state["_nn_view"] = [st.session_state["nn_lat"], st.session_state["nn_lon"]]
+
+
+def _go_to_place(places: pd.DataFrame) -> None:
+    row = st.session_state.get("nn_place")
+    if row is None:
+        return
+    st.session_state["nn_lat"] = round(float(places["lat"].iloc[row]), 6)
+    st.session_state["nn_lon"] = round(float(places["lon"].iloc[row]), 6)
+    st.session_state["_nn_view"] = [st.session_state["nn_lat"], st.session_state["nn_lon"]]
+    st.session_state["_nn_zoom"] = 9
+
+
+# --- page sections -----------------------------------------------------------------------------------------
+
+
+def _choose_dataset() -> tuple[str, pd.DataFrame, tuple[str, ...]] | None:
+    """(dataset key, places frame, notes) from the world places or an upload; None when nothing is usable."""
+    source = st.radio("Places", list(DATA_SOURCES), format_func=DATA_SOURCES.get, key="nn_data", horizontal=True)
+    if source == "world":
+        minimum = st.select_slider(
+            "Minimum population",
+            options=list(POPULATION_THRESHOLDS),
+            key="nn_pop",
+            format_func=lambda n: f"{n:,}",
+            help="GeoNames' cities export for this threshold: places of at least this population, plus seats "
+            "of administrative divisions. 500 gives all 234,908 places (the first load takes a few seconds).",
+        )
+        return f"world:{minimum}", cached_world_places(minimum), ()
+    upload = st.file_uploader(
+        "CSV with latitude/longitude columns, or GeoJSON points", type=["csv", "txt", "tsv", "geojson", "json"],
+        key="nn_upload",
+    )
+    if upload is None:
+        st.info("Choose a file, or switch back to the world places.")
+        return None
+    data = upload.getvalue()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    try:
+        if upload.name.lower().endswith((".geojson", ".json")):
+            loaded = cached_geojson(digest, data)
+            key = f"upload:{digest}"
+        else:
+            table = cached_table(digest, data)
+            lat_guess, lon_guess = guess_coordinate_columns(table.columns)
+            columns = list(table.columns)
+            pick_lat, pick_lon = st.columns(2)
+            lat_column = pick_lat.selectbox(
+                "Latitude column", columns, index=columns.index(lat_guess) if lat_guess else None,
+                key=f"nn_latcol_{digest}", placeholder="Choose…",
+            )
+            lon_column = pick_lon.selectbox(
+                "Longitude column", columns, index=columns.index(lon_guess) if lon_guess else None,
+                key=f"nn_loncol_{digest}", placeholder="Choose…",
+            )
+            if lat_column is None or lon_column is None:
+                st.info(
+                    "Choose the latitude and longitude columns: their names were not recognised "
+                    f"(columns: {', '.join(columns)})."
+                )
+                return None
+            loaded = cached_table_points(digest, lat_column, lon_column, table)
+            key = f"upload:{digest}:{lat_column}:{lon_column}"
+    except PointsFileError as exc:
+        st.error(f"Cannot use **{upload.name}**: {exc}")
+        return None
+    return key, loaded.frame, loaded.notes
+
+
+def _choose_query(dataset_key: str, places: pd.DataFrame) -> None:
+    text = st.text_input("Find a place by name", key="nn_find", placeholder="e.g. Reykjavík, Suva, Ushuaia")
+    if text.strip():
+        matches = cached_find(dataset_key, text.strip(), places)
+        if matches.empty:
+            st.caption(f"No place name contains “{text.strip()}”.")
+        else:
+            labels = {int(row): _place_label(places, int(row)) for row in matches.index}
+            st.selectbox(
+                f"{len(matches)} match{'es' if len(matches) != 1 else ''}", list(labels), format_func=labels.get,
+                index=None, placeholder="Choose one to move the query point there", key="nn_place",
+                on_change=_go_to_place, args=(places,),
+            )
+    left, right = st.columns(2)
+    left.number_input("Latitude (°)", min_value=-90.0, max_value=90.0, step=0.01, format="%.5f", key="nn_lat",
+                      on_change=_center_on_query)
+    right.number_input("Longitude (°)", min_value=-180.0, max_value=180.0, step=0.01, format="%.5f",
+                       key="nn_lon", on_change=_center_on_query)
+    st.caption("Or click the map.")
+
+
+def _place_label(places: pd.DataFrame, row: int) -> str:
+    label = f"{places['name'].iloc[row]} · {places['country'].iloc[row]}".rstrip(" ·")
+    population = places["population"].iloc[row]
+    return label + (f" · pop. {int(population):,}" if pd.notna(population) and population > 0 else "")
+
+
+def _choose_search(size: int) -> tuple[str, int, float]:
+    mode = st.radio("Search", list(MODES), format_func=MODES.get, key="nn_mode", horizontal=True)
+    k = st.slider("K (number of neighbours)", 1, 100, key="nn_k", disabled=mode == "radius",
+                  help="K larger than the number of places returns them all.")
+    radius = st.number_input("Radius (km)", min_value=0.1, max_value=round(MAX_DISTANCE_KM, 1), step=5.0,
+                             format="%.1f", key="nn_radius", disabled=mode == "nearest")
+    if mode != "radius" and k > size:
+        st.caption(f"Only {size:,} places: all of them are returned.")
+    return mode, int(k), float(radius)
+
+
+def _choose_engine() -> tuple[str, str | None]:
+    dsn, postgis_note = postgis_status()
+    engines = [*BACKENDS] + ([POSTGIS] if dsn else [])
+    if st.session_state.get("nn_engine") not in engines:
+        if st.session_state.get("nn_engine") == POSTGIS:
+            st.warning("PostGIS is not reachable; using the in-memory R-tree instead.")
+        st.session_state["nn_engine"] = "rtree"
+    engine = st.selectbox(
+        "Search engine", engines, format_func=ENGINE_NAMES.get, key="nn_engine",
+        help="\n\n".join(f"**{ENGINE_NAMES[name]}**: {text}" for name, text in BACKENDS.items()),
+    )
+    st.caption(postgis_note)
+    return engine, dsn
+
+
+def _draw_results(table: pd.DataFrame, summary: str) -> None:
+    st.markdown(summary)
+    if table.empty:
+        st.info("No place matches: widen the radius or raise K.")
+        return
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "rank": st.column_config.NumberColumn("#", width="small"),
+            "population": st.column_config.NumberColumn("population", format="localized"),
+            "lat": st.column_config.NumberColumn("lat", format="%.5f"),
+            "lon": st.column_config.NumberColumn("lon", format="%.5f"),
+            "distance_km": st.column_config.NumberColumn("distance (km)", format="%.3f"),
+        },
+        key="nn_results",
+    )
+    st.download_button(
+        "Download results (CSV)", data=lambda: table.to_csv(index=False), file_name="nearest-places.csv",
+        mime="text/csv", key="nn_results_csv", on_click="ignore",
+    )
+
+
+def _benchmark_panel() -> None:
+    with st.expander("Benchmark: brute force vs R-tree vs STRtree vs BallTree", icon=":material/speed:"):
+        st.markdown(
+            "The seed post timed brute force against an R-tree as the point count grew from 10,000 to "
+            "100,000. Here the same race runs on the sphere, with every engine giving the exact "
+            "great-circle answer: index build time and time per K = 10 query as N grows up to all "
+            "234,908 GeoNames places (random nested subsets; query points near random places)."
+        )
+        sizes_col, queries_col, engines_col = st.columns(3)
+        largest = sizes_col.select_slider(
+            "Largest N", options=list(DEFAULT_SIZES), value=100_000, format_func=lambda n: f"{n:,}",
+            key="nn_bench_max",
+        )
+        queries = queries_col.number_input("Queries per engine and N", 5, 500, 50, step=5, key="nn_bench_queries")
+        engines = engines_col.multiselect(
+            "Engines", list(BENCH_BACKENDS), default=list(BENCH_BACKENDS), format_func=ENGINE_NAMES.get,
+            key="nn_bench_engines",
+        )
+        if st.button("Run benchmark", icon=":material/play_arrow:", key="nn_bench_run", disabled=not engines):
+            places = cached_world_places(500)
+            lat, lon = places["lat"].to_numpy(), places["lon"].to_numpy()
+            progress = st.progress(0.0, text="Starting…")
+            sizes = [n for n in DEFAULT_SIZES if n <= largest]
+            result = scaling_benchmark(
+                lat, lon, sizes, engines, queries=int(queries), k=10,
+                on_progress=lambda done, step: progress.progress(done, text=f"Timing {step}"),
+            )
+            subset = np.random.default_rng(0).permutation(len(lat))[:largest]
+            qlat, qlon = query_points(lat[subset], lon[subset], 200, seed=7)
+            wrong = planar_disagreements(lat[subset], lon[subset], qlat, qlon, 10)
+            progress.empty()
+            st.session_state["nn_bench_result"] = (result, wrong, largest)
+        if "nn_bench_result" in st.session_state:
+            result, wrong, largest = st.session_state["nn_bench_result"]
+            _benchmark_figure(result)
+            st.markdown(
+                f"A planar R-tree on raw degrees (fast, but not great-circle) returned a wrong 10-nearest set "
+                f"for **{wrong} of 200** random query points at N = {largest:,}."
+            )
+
+
+def _benchmark_figure(result: pd.DataFrame) -> None:
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Index build time", "Time per K = 10 query"))
+    colors = {"brute": "#d62728", "rtree": "#1f77b4", "strtree": "#2ca02c", "balltree": "#9467bd"}
+    for engine, rows in result.groupby("backend", sort=False):
+        style = dict(mode="lines+markers", name=ENGINE_NAMES[engine], legendgroup=engine,
+                     line=dict(color=colors.get(engine)))
+        fig.add_trace(go.Scatter(x=rows["n"], y=rows["build_s"] * 1000, **style), row=1, col=1)
+        fig.add_trace(go.Scatter(x=rows["n"], y=rows["query_ms"], showlegend=False, **style), row=1, col=2)
+    fig.update_xaxes(title_text="number of places N")
+    fig.update_yaxes(title_text="build (ms)", row=1, col=1)
+    fig.update_yaxes(title_text="per query (ms, log)", type="log", row=1, col=2)
+    fig.update_layout(height=420, margin=dict(t=60, b=40), legend=dict(orientation="h", y=-0.2))
+    show_figure(fig, "nearest-neighbour-benchmark", data=result, key="nn_bench_fig")
+    top = result[result["n"] == result["n"].max()].set_index("backend")
+    if "brute" in top.index:
+        speedups = ", ".join(
+            f"{ENGINE_NAMES[name]} {top.loc['brute', 'query_ms'] / row.query_ms:,.0f}×"
+            for name, row in top.iterrows() if name != "brute"
+        )
+        st.caption(f"Speed-up over brute force per query at N = {int(result['n'].max()):,}: {speedups}.")
+
+
+# --- the page ----------------------------------------------------------------------------------------------
+
+
+def render() -> None:
+    page_header(
+        TITLE,
+        "Find the places closest to any point on Earth: the K nearest, everything within a radius, or both. "
+        "An R-tree finds candidates fast; great-circle distance decides, so answers stay exact across the "
+        "antimeridian and near the poles.",
+        HOW_IT_WORKS,
+        icon=INFO.icon,
+    )
+    restore(PARAMS)
+    _apply_map_click()
+    st.session_state.setdefault("_nn_view", [st.session_state["nn_lat"], st.session_state["nn_lon"]])
+    st.session_state.setdefault("_nn_zoom", 5)
+
+    controls, map_column = st.columns([1.25, 2.2], gap="large")
+    with controls:
+        dataset = _choose_dataset()
+        if dataset is not None:
+            dataset_key, places, notes = dataset
+            for note in notes:
+                st.caption(note)
+            _choose_query(dataset_key, places)
+            mode, k, radius = _choose_search(len(places))
+            engine, dsn = _choose_engine()
+        base = st.selectbox("Base map", list(BASE_MAPS), format_func=lambda key: BASE_MAPS[key][0], key="nn_base")
+        dots = st.slider("Places drawn on the map (most populous first)", 0, 20000, step=500, key="nn_dots",
+                         help="Only for display: every place is searched. Drawn on one canvas, not as markers.")
+    publish(PARAMS)
+    if dataset is None:
+        with map_column:
+            _draw_map(base, None, None, None)
+        _benchmark_panel()
+        return
+
+    lat, lon = float(st.session_state["nn_lat"]), float(st.session_state["nn_lon"])
+    hits = None
+    try:
+        index = cached_index(dataset_key, engine, places["lat"].to_numpy(), places["lon"].to_numpy(), dsn)
+        started = time.perf_counter()
+        hits = search(index, lat, lon, mode, k, radius)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+    except ValueError as exc:
+        st.error(f"Cannot search: {exc}")
+    except Exception as exc:  # the database backend can fail at any time; the in-memory engines stay usable
+        if engine != POSTGIS:
+            raise
+        st.error(f"The PostGIS search failed: {exc}. Pick an in-memory engine to keep going.")
+
+    table = results_table(places, hits) if hits is not None else None
+    with map_column:
+        _draw_map(base, cached_dots(dataset_key, dots, places) if dots else None, (lat, lon, table),
+                  radius if mode != "nearest" else None)
+        if abs(lat) > 85.0:
+            st.caption("Web maps (Web Mercator) stop at ±85° latitude; the search itself covers the poles.")
+        if table is not None and len(table) > MAX_DRAWN_RESULTS:
+            st.caption(f"The map draws the nearest {MAX_DRAWN_RESULTS:,} results; the table lists all {len(table):,}.")
+        if table is not None:
+            what = {
+                "nearest": f"the {min(k, len(places)):,} nearest",
+                "radius": f"all within {radius:,.1f} km",
+                "both": f"the {k:,} nearest within {radius:,.1f} km",
+            }[mode]
+            _draw_results(
+                table,
+                f"**{len(table):,} places**: {what} of {len(places):,} to ({lat:.5f}, {lon:.5f}) · "
+                f"{ENGINE_NAMES[engine]} · {elapsed_ms:.2f} ms · great-circle km on a {EARTH_RADIUS_KM} km sphere",
+            )
+    _benchmark_panel()
+
+
+def _draw_map(base: str, dots: str | None, query, radius_km: float | None) -> None:
+    fmap = base_map(cached_outlines(), base, dots, height=MAP_HEIGHT)
+    layers = []
+    if query is not None and query[2] is not None:
+        q_lat, q_lon, table = query
+        layers.append(results_layer(q_lat, q_lon, table, radius_km))
+    if leaflet_assets() is None:
+        st.caption("Leaflet is loaded from a CDN (install `xstatic-leaflet` for a map that works offline).")
+    st_folium(
+        fmap,
+        key=MAP_KEY,
+        height=MAP_HEIGHT,
+        use_container_width=True,
+        returned_objects=["last_clicked"],
+        feature_group_to_add=layers or None,
+        center=st.session_state.get("_nn_view"),
+        zoom=st.session_state.get("_nn_zoom"),
+    )
+
+
+INFO = PageInfo(
+    title=TITLE,
+    icon=":material/travel_explore:",
+    url_path="map",
+    purpose="Exact great-circle K-nearest and radius search over 235k world places on an R-tree, with a live "
+    "benchmark against brute force, STRtree and BallTree.",
+    offline="Everything: places and country outlines ship with Python packages; map tiles are optional.",
+    render=render,
+)

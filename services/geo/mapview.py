@@ -1,0 +1,331 @@
+"""Folium pieces for the nearest-neighbour map: a light base map that works offline, and the results layer.
+
+The base map (outlines, optional tiles, the places as canvas dots) depends only on the dataset and the
+display choices, so it stays identical between clicks and the browser keeps it mounted; everything that
+changes per query lives in :func:`results_layer`, which streamlit-folium swaps in place.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import folium
+import numpy as np
+import pandas as pd
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+from services.geo.sphere import geodesic_circle, great_circle_path, longitude_near
+
+#: Base maps: key -> (label, tile URL or None, attribution).
+BASE_MAPS: dict[str, tuple[str, str | None, str]] = {
+    "outlines": ("Country outlines (offline)", None, "Natural Earth"),
+    "osm": (
+        "OpenStreetMap tiles",
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+    ),
+    "carto": (
+        "CartoDB Positron tiles",
+        "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png",
+        '&copy; OpenStreetMap contributors &copy; <a href="https://carto.com/attributions">CARTO</a>',
+    ),
+}
+#: Where the map opens; the view then follows the query through streamlit-folium's ``center``.
+HOME_VIEW = ((30.0, 10.0), 3)
+#: Most result markers and lines drawn (the table still lists every result).
+MAX_DRAWN_RESULTS = 500
+
+QUERY_COLOR = "#d62728"
+RESULT_COLOR = "#1f77b4"
+PLACE_COLOR = "#6b6b6b"
+
+
+@lru_cache(maxsize=1)
+def leaflet_assets() -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] | None:
+    """Leaflet's JS and CSS as data: URLs from the xstatic-leaflet package, so the map needs no CDN.
+
+    None when that package is missing: the map then loads Leaflet from folium's CDN links (online only).
+    """
+    try:
+        from xstatic.pkg import leaflet
+    except ImportError:
+        return None
+    folder = Path(leaflet.BASE_DIR)
+    js = base64.b64encode((folder / "leaflet.js").read_bytes()).decode("ascii")
+    css = base64.b64encode((folder / "leaflet.css").read_bytes()).decode("ascii")
+    return (
+        (("leaflet", f"data:text/javascript;base64,{js}"),),
+        (("leaflet_css", f"data:text/css;base64,{css}"),),
+    )
+
+
+class LeafletMap(folium.Map):
+    """A folium map that loads only Leaflet itself, from the installed package when available.
+
+    folium's default list (jQuery, Bootstrap, Font Awesome, from CDNs) is not needed for vector layers and
+    would stop the whole map from rendering offline.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        assets = leaflet_assets()
+        if assets is not None:
+            self.default_js = list(assets[0])
+            self.default_css = list(assets[1])
+
+
+class _RawScript(Element):
+    """JavaScript that is already rendered, added to the figure as-is."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text
+
+
+class _ScriptElement(MacroElement):
+    """A MacroElement whose rendered script is not fed back through Jinja.
+
+    branca's ``MacroElement.render`` wraps each rendered script in ``Element(text)``, which compiles it as
+    a new template: slow for hundreds of kB of coordinates, and unsafe for text from uploads (a place named
+    ``{{ ... }}`` would be evaluated on the server). streamlit-folium reads the ``script`` macro directly.
+    """
+
+    def render(self, **kwargs) -> None:
+        script = self._template.module.__dict__["script"]
+        self.get_root().script.add_child(_RawScript(script(self, kwargs)), name=self.get_name())
+
+
+class _Outlines(_ScriptElement):
+    """Country outlines from an embedded GeoJSON, drawn under everything else and never clickable."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJSON({{ this.geojson }}, {
+            style: {color: "#8a96a8", weight: 0.7, fill: true, fillColor: "#f4f1ea", fillOpacity: {{ this.fill }}},
+            interactive: false
+        }).addTo({{ this._parent.get_name() }});
+        {% if this.ocean -%}
+        {{ this._parent.get_name() }}.getContainer().style.background = "{{ this.ocean }}";
+        {%- endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, geojson: str, *, with_tiles: bool):
+        super().__init__()
+        self._name = "Outlines"
+        self.geojson = geojson
+        self.fill = 0 if with_tiles else 1
+        self.ocean = None if with_tiles else "#d7e6f2"
+
+
+class _FallbackTiles(_ScriptElement):
+    """A tile layer that removes itself and says so when its tiles fail (offline), leaving the outlines."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.tileLayer({{ this.url|tojson }}, {
+            attribution: {{ this.attribution|tojson }}, maxZoom: 19
+        }).addTo({{ this._parent.get_name() }});
+        {{ this.get_name() }}.on("tileerror", function () {
+            var map = {{ this._parent.get_name() }};
+            if (!map.hasLayer({{ this.get_name() }})) { return; }
+            map.removeLayer({{ this.get_name() }});
+            map.getContainer().style.background = "#d7e6f2";
+            var note = L.control({position: "bottomleft"});
+            note.onAdd = function () {
+                var box = L.DomUtil.create("div");
+                box.style.cssText = "background:#fff;padding:2px 6px;font:12px sans-serif;border-radius:3px";
+                box.textContent = "Map tiles could not load: showing the offline outlines";
+                return box;
+            };
+            note.addTo(map);
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, url: str, attribution: str):
+        super().__init__()
+        self._name = "FallbackTiles"
+        self.url = url
+        self.attribution = attribution
+
+
+class _CanvasDots(_ScriptElement):
+    """Many places as small circles on one canvas: no DOM element per point, and clicks pass through."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            var renderer = L.canvas({padding: 0.5});
+            var layer = L.layerGroup();
+            var points = {{ this.points }};
+            for (var i = 0; i < points.length; i++) {
+                L.circleMarker(points[i], {
+                    renderer: renderer, radius: 2, stroke: false,
+                    fillColor: "{{ this.color }}", fillOpacity: 0.55, interactive: false
+                }).addTo(layer);
+            }
+            return layer;
+        })().addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, points_json: str, *, color: str = PLACE_COLOR):
+        super().__init__()
+        self._name = "CanvasDots"
+        self.points = points_json
+        self.color = color
+
+
+class _Results(_ScriptElement):
+    """The query, its results, great-circle lines and the radius circle, built in the browser from one JSON
+    payload (one element instead of one folium object per marker and line)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function (group, data) {
+            var renderer = L.canvas({padding: 0.5});
+            data.circle.forEach(function (rings) {
+                L.polygon(rings, {color: data.query_color, weight: 1.5, dashArray: "6 4", fillOpacity: 0.06,
+                                  interactive: false}).addTo(group);
+            });
+            data.paths.forEach(function (path) {
+                L.polyline(path, {color: data.result_color, weight: 1.2, opacity: 0.7, interactive: false,
+                                  renderer: renderer}).addTo(group);
+            });
+            data.results.forEach(function (r) {
+                L.circleMarker([r[0], r[1]], {radius: 6, color: "#fff", weight: 1.5, fillColor: data.result_color,
+                                              fillOpacity: 0.95, bubblingMouseEvents: false})
+                    .bindTooltip(r[2]).addTo(group);
+            });
+            L.circleMarker(data.query, {radius: 7, color: "#fff", weight: 2, fillColor: data.query_color,
+                                        fillOpacity: 1, bubblingMouseEvents: false})
+                .bindTooltip(data.query_label).addTo(group);
+            return group;
+        })({{ this._parent.get_name() }}, {{ this.payload }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, payload: dict):
+        super().__init__()
+        self._name = "Results"
+        self.payload = json.dumps(payload, separators=(",", ":"))
+
+
+def _rounded(points) -> list[list[float]]:
+    """Vertices rounded to 1e-5° (about 1 m): plenty for a line on a web map, and a third of the bytes."""
+    return [[round(lat, 5), round(lon, 5)] for lat, lon in points]
+
+
+def _html_text(text: str) -> str:
+    """Text for a tooltip (HTML): escaped, and with braces as entities so no template engine can see them."""
+    return html.escape(text).replace("{", "&#123;").replace("}", "&#125;")
+
+
+def outlines_json(geojson: dict) -> str:
+    """The outlines GeoJSON serialised once for embedding (the page caches it)."""
+    return json.dumps(geojson, separators=(",", ":"))
+
+
+def dots_json(places: pd.DataFrame) -> str:
+    """[[lat, lon], ...] rounded to 0.001° (about 100 m) for the canvas dots layer; places within 20° of
+    the antimeridian are repeated one turn over, so a map centred near ±180 shows both sides."""
+    lat = places["lat"].to_numpy(dtype=float)
+    lon = places["lon"].to_numpy(dtype=float)
+    east, west = lon > 160.0, lon < -160.0
+    pairs = np.column_stack([
+        np.concatenate([lat, lat[east], lat[west]]),
+        np.concatenate([lon, lon[east] - 360.0, lon[west] + 360.0]),
+    ])
+    return json.dumps(np.round(pairs, 3).tolist(), separators=(",", ":"))
+
+
+def display_sample(places: pd.DataFrame, max_points: int) -> pd.DataFrame:
+    """At most ``max_points`` places to draw: the most populous first (ties by row), so the map shows the
+    places a reader knows. Searching always uses every place."""
+    if len(places) <= max_points:
+        return places
+    population = pd.to_numeric(places["population"], errors="coerce").fillna(-1).to_numpy()
+    keep = np.lexsort((np.arange(len(places)), -population))[:max_points]
+    return places.iloc[np.sort(keep)]
+
+
+def base_map(outlines: str | None, base: str, dots: str | None, *, height: int = 560) -> folium.Map:
+    """The map without any query: outlines (always, so a failed tile load still leaves a map), optional
+    tiles, and a sample of places as canvas dots (``outlines`` / ``dots`` from :func:`outlines_json` /
+    :func:`dots_json`)."""
+    if base not in BASE_MAPS:
+        raise ValueError(f"unknown base map {base!r}; choose one of {', '.join(BASE_MAPS)}")
+    (lat, lon), zoom = HOME_VIEW
+    fmap = LeafletMap(
+        location=[lat, lon],
+        zoom_start=zoom,
+        tiles=None,
+        prefer_canvas=True,
+        control_scale=True,
+        world_copy_jump=True,
+        height=height,
+    )
+    _, url, attribution = BASE_MAPS[base]
+    if url is not None:
+        fmap.add_child(_FallbackTiles(url, attribution))
+    if outlines is not None:
+        fmap.add_child(_Outlines(outlines, with_tiles=url is not None))
+    if dots:
+        fmap.add_child(_CanvasDots(dots))
+    return fmap
+
+
+def results_layer(
+    query_lat: float, query_lon: float, results: pd.DataFrame, radius_km: float | None
+) -> folium.FeatureGroup:
+    """The query point, great-circle lines to each result, the results, and the geodesic radius circle.
+
+    ``results`` has ``lat``, ``lon``, ``name`` and ``distance_km`` columns, nearest first; at most
+    :data:`MAX_DRAWN_RESULTS` are drawn.
+    """
+    drawn = results.head(MAX_DRAWN_RESULTS)
+    lats = drawn["lat"].to_numpy(dtype=float)
+    # Beside the query, even across ±180 (Leaflet draws vectors at their literal longitude).
+    lons = np.atleast_1d(longitude_near(drawn["lon"].to_numpy(dtype=float), query_lon))
+    circle = (
+        geodesic_circle(query_lat, query_lon, radius_km, split_at_antimeridian=False) if radius_km else []
+    )
+    paths = [
+        path
+        for lat, lon, distance in zip(lats.tolist(), drawn["lon"].tolist(), drawn["distance_km"].tolist())
+        for path in great_circle_path(query_lat, query_lon, lat, lon, segments=min(32, 1 + int(distance // 50)))
+    ]
+    payload = {
+        "query": [query_lat, query_lon],
+        "query_label": f"Query point {query_lat:.5f}, {query_lon:.5f}",
+        "query_color": QUERY_COLOR,
+        "result_color": RESULT_COLOR,
+        "circle": [[_rounded(ring) for ring in polygon] for polygon in circle],
+        "paths": [_rounded([(lat, float(longitude_near(lon, query_lon))) for lat, lon in path]) for path in paths],
+        "results": [
+            [lat, lon, f"{rank}. {_html_text(str(name))} — {distance:,.2f} km"]
+            for rank, (lat, lon, name, distance) in enumerate(
+                zip(lats.tolist(), lons.tolist(), drawn["name"].tolist(), drawn["distance_km"].tolist()), start=1
+            )
+        ],
+    }
+    layer = folium.FeatureGroup(name="Search results")
+    layer.add_child(_Results(payload))
+    return layer

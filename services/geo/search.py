@@ -1,0 +1,44 @@
+"""The page's questions in one call: K nearest, everything within a radius, or the K nearest within it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from services.geo.index import PointIndex
+
+#: Search modes: key -> label.
+MODES: dict[str, str] = {
+    "nearest": "K nearest",
+    "radius": "Within a radius",
+    "both": "K nearest within a radius",
+}
+TABLE_COLUMNS = ["rank", "name", "country", "population", "lat", "lon", "distance_km"]
+
+
+def search(index: PointIndex, lat: float, lon: float, mode: str, k: int, radius_km: float) -> pd.DataFrame:
+    """``idx`` / ``distance_km`` rows for the chosen mode, nearest first (ties by idx).
+
+    "both" is exact as the K nearest cut at the radius: the K nearest points within r are the first K of
+    all points within r, which are exactly the points of the K nearest overall that lie within r.
+    """
+    if mode == "nearest":
+        return index.nearest(lat, lon, k)
+    if mode == "radius":
+        return index.within(lat, lon, radius_km)
+    if mode == "both":
+        if not radius_km >= 0:
+            raise ValueError(f"radius must be at least 0 km, got {radius_km!r}")
+        hits = index.nearest(lat, lon, k)
+        return hits[hits["distance_km"].to_numpy() <= radius_km].reset_index(drop=True)
+    raise ValueError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
+
+
+def results_table(places: pd.DataFrame, hits: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``places`` that ``hits`` names, in hit order, with rank and distance (for the table,
+    the map markers and the CSV download)."""
+    rows = hits["idx"].to_numpy()
+    table = places.iloc[rows][["name", "country", "population", "lat", "lon"]].reset_index(drop=True)
+    table.insert(0, "rank", np.arange(1, len(rows) + 1))
+    table["distance_km"] = hits["distance_km"].to_numpy()
+    return table[TABLE_COLUMNS]

@@ -1,0 +1,158 @@
+"""Map pieces: the base map needs no CDN and stays identical between queries; the results layer holds what
+was found, geodesic and escaped."""
+
+import json
+import re
+
+import pandas as pd
+import pytest
+from streamlit_folium import _get_feature_group_string, _get_map_string, generate_js_hash
+
+from services.geo.mapview import (
+    BASE_MAPS,
+    MAX_DRAWN_RESULTS,
+    _Results,
+    base_map,
+    display_sample,
+    dots_json,
+    leaflet_assets,
+    outlines_json,
+    results_layer,
+)
+from services.geo.places import country_outlines
+
+OUTLINES = outlines_json({"type": "FeatureCollection", "features": [
+    {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 1], [0, 0]]]}}
+]})
+
+
+def _links(fmap):
+    fmap.get_root().render()
+    js = [url for element in _walk(fmap) for _, url in getattr(element, "default_js", [])]
+    css = [url for element in _walk(fmap) for _, url in getattr(element, "default_css", [])]
+    return js, css
+
+
+def _walk(element):
+    yield element
+    for child in getattr(element, "_children", {}).values():
+        yield from _walk(child)
+
+
+def _results(names, distances=None):
+    distances = distances or [1.0 + i for i in range(len(names))]
+    return pd.DataFrame({"name": names, "lat": [48.9 + i / 10 for i in range(len(names))],
+                         "lon": [2.4] * len(names), "distance_km": distances})
+
+
+def test_leaflet_comes_from_the_installed_package():
+    assets = leaflet_assets()
+    assert assets is not None, "xstatic-leaflet is needed for a map that works offline"
+    js, css = _links(base_map(OUTLINES, "outlines", None))
+    assert js and all(url.startswith("data:text/javascript;base64,") for url in js)
+    assert css and all(url.startswith("data:text/css;base64,") for url in css)
+
+
+def test_offline_base_map_has_outlines_and_no_tiles():
+    script = _get_map_string(base_map(OUTLINES, "outlines", dots_json(_results(["a", "b"]))))
+    assert "L.geoJSON" in script and '"Polygon"' in script
+    assert "tileLayer" not in script
+    assert "L.canvas" in script and "[48.9,2.4],[49.0,2.4]" in script
+
+
+@pytest.mark.parametrize("base", ["osm", "carto"])
+def test_tile_base_maps_fall_back_to_outlines(base):
+    script = _get_map_string(base_map(OUTLINES, base, None))
+    assert BASE_MAPS[base][1] in script.replace("\\/", "/")
+    assert 'on("tileerror"' in script and "L.geoJSON" in script
+
+
+def test_unknown_base_map():
+    with pytest.raises(ValueError, match="unknown base map"):
+        base_map(OUTLINES, "satellite", None)
+
+
+def test_base_map_is_the_same_component_between_queries():
+    """streamlit-folium remounts the map when its script changes: it must not depend on the query."""
+    first = generate_js_hash(_get_map_string(base_map(OUTLINES, "outlines", None)), "nn_map")
+    second = generate_js_hash(_get_map_string(base_map(OUTLINES, "outlines", None)), "nn_map")
+    assert first == second
+
+
+def test_real_outlines_render_quickly_enough_to_embed():
+    text = outlines_json(country_outlines())
+    assert 100_000 < len(text) < 600_000
+    assert "{{" not in text and "{%" not in text
+
+
+def test_results_layer_payload():
+    fmap = base_map(OUTLINES, "outlines", None)
+    layer = results_layer(48.85, 2.35, _results(["A", "B", "C"]), radius_km=20.0)
+    script = _get_feature_group_string(layer, fmap)
+    payload = json.loads(re.search(r"\}\)\(feature_group_feature_group_0, (\{.*\})\);", script, re.S)[1])
+    assert payload["query"] == [48.85, 2.35]
+    assert [r[2] for r in payload["results"]] == ["1. A — 1.00 km", "2. B — 2.00 km", "3. C — 3.00 km"]
+    assert len(payload["paths"]) == 3
+    assert len(payload["circle"]) == 1 and len(payload["circle"][0][0]) > 100
+
+
+def test_results_layer_without_radius_and_across_the_antimeridian():
+    fmap = base_map(OUTLINES, "outlines", None)
+    far = pd.DataFrame({"name": ["east"], "lat": [0.0], "lon": [-179.0], "distance_km": [222.4]})
+    script = _get_feature_group_string(results_layer(0.0, 179.0, far, radius_km=None), fmap)
+    payload = json.loads(re.search(r"\}\)\(feature_group_feature_group_0, (\{.*\})\);", script, re.S)[1])
+    assert payload["circle"] == []
+    # The great circle is cut at ±180, and both pieces are drawn beside the query, not a world apart.
+    assert len(payload["paths"]) == 2
+    assert all(179.0 <= lon <= 181.0 for path in payload["paths"] for _, lon in path)
+    assert payload["results"][0][:2] == [0.0, 181.0]
+
+
+def test_radius_circle_across_the_antimeridian_is_drawn_whole_beside_the_query():
+    fmap = base_map(OUTLINES, "outlines", None)
+    near = pd.DataFrame({"name": ["x"], "lat": [-16.5], "lon": [-179.9], "distance_km": [32.0]})
+    script = _get_feature_group_string(results_layer(-16.5, 179.8, near, radius_km=300.0), fmap)
+    payload = json.loads(re.search(r"\}\)\(feature_group_feature_group_0, (\{.*\})\);", script, re.S)[1])
+    (polygon,) = payload["circle"]
+    lons = [lon for _, lon in polygon[0]]
+    assert min(lons) > 176.0 and max(lons) > 180.0  # one ring in continuous longitude, no seam
+
+
+def test_names_cannot_inject_html_or_templates():
+    fmap = base_map(OUTLINES, "outlines", None)
+    layer = results_layer(0.0, 0.0, _results(["{{ 7*7 }}", "<img src=x onerror=alert(1)>"]), radius_km=None)
+    fmap.add_child(layer)
+    html = fmap.get_root().render()  # branca re-renders scripts as templates; ours must not be evaluated
+    script = _get_feature_group_string(layer, fmap)
+    for text in (html, script):
+        assert "&#123;&#123; 7*7 &#125;&#125;" in text
+        assert "1. 49" not in text
+        assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
+
+
+def test_rendered_scripts_are_not_evaluated_as_templates():
+    """Second line of defence: even unescaped braces in a payload reach the browser as written."""
+    fmap = base_map(OUTLINES, "outlines", None)
+    fmap.add_child(_Results({"query": [0, 0], "results": [[0, 0, "{{ 7*7 }}"]], "paths": [], "circle": []}))
+    html = fmap.get_root().render()
+    assert "{{ 7*7 }}" in html and '"49"' not in html
+
+
+def test_many_results_are_capped_on_the_map():
+    many = _results([f"p{i}" for i in range(MAX_DRAWN_RESULTS + 50)])
+    fmap = base_map(OUTLINES, "outlines", None)
+    script = _get_feature_group_string(results_layer(48.0, 2.0, many, radius_km=None), fmap)
+    payload = json.loads(re.search(r"\}\)\(feature_group_feature_group_0, (\{.*\})\);", script, re.S)[1])
+    assert len(payload["results"]) == MAX_DRAWN_RESULTS
+
+
+def test_display_sample_takes_the_most_populous():
+    places = pd.DataFrame({"name": list("abcde"), "population": [10, None, 30, 20, 30],
+                           "lat": [1.0, 2, 3, 4, 5], "lon": [1.0, 2, 3, 4, 5]})
+    assert display_sample(places, 3)["name"].tolist() == ["c", "d", "e"]  # original order kept
+    assert display_sample(places, 10) is places
+
+
+def test_dots_are_rounded_pairs():
+    dots = json.loads(dots_json(pd.DataFrame({"lat": [1.23456, 5.0], "lon": [-179.99999, 10.0]})))
+    assert dots == [[1.235, -180.0], [5.0, 10.0], [1.235, 180.0]]  # near ±180 also one turn over
