@@ -1,0 +1,196 @@
+"""PostGIS vs the embedded R-tree on N synthetic points uniform on the sphere, in one run.
+
+For each N: PostGIS load rate (binary COPY, rows/s), GiST index build time, the time a fresh process needs
+before its first answer (PostGIS: attach to the loaded table; R-tree: build in memory), memory, and latency
+p50/p95 over 1,000 random queries for K=10 nearest and for a 20 km radius. Both backends return identical
+frames (see tests/test_geo_postgis.py), so only speed and footprint differ.
+
+    BENCH_POSTGIS_N=1000000,10000000 .venv/bin/python -m bench postgis
+
+Environment: ``BENCH_POSTGIS_N`` (comma-separated sizes, default 1000000), ``BENCH_POSTGIS_QUERIES`` (default
+1000), ``BENCH_POSTGIS_EMBEDDED_MAX`` (largest N for the in-memory R-tree, default 10000000),
+``BENCH_POSTGIS_DSN`` (an existing server to use instead of a throwaway cluster in a temp folder).
+Goal: PostGIS K=10 p95 under 5 ms at 10M points.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from scripts.postgis_cluster import LocalCluster
+from services.geo.index import PointIndex
+from services.geo.postgis import PostgisPointStore, synthetic_points
+
+K = 10
+RADIUS_KM = 20.0
+WARMUP_QUERIES = 1000  # different points from the measured ones: steady state, not a primed cache
+GOAL_P95_MS = 5.0
+
+
+@dataclass
+class Run:
+    backend: str
+    n: int
+    ready_s: float  # fresh process: time before the first query can run
+    k_ms: np.ndarray
+    r_ms: np.ndarray
+    hits: float  # mean number of points within RADIUS_KM
+    footprint_mb: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def _env_sizes() -> list[int]:
+    raw = os.environ.get("BENCH_POSTGIS_N", "1000000")
+    return [int(float(part)) for part in raw.split(",") if part.strip()]
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _latencies(search: Callable[[float, float], pd.DataFrame], queries: pd.DataFrame) -> tuple[np.ndarray, float]:
+    """Per-query wall time in ms, and the mean result size."""
+    for lat, lon in synthetic_points(WARMUP_QUERIES, seed=999).itertuples(index=False):
+        search(lat, lon)
+    times, sizes = [], []
+    for lat, lon in queries.itertuples(index=False):
+        started = time.perf_counter()
+        found = search(lat, lon)
+        times.append((time.perf_counter() - started) * 1000)
+        sizes.append(len(found))
+    return np.array(times), float(np.mean(sizes))
+
+
+def _postgis_run(dsn: str, points: pd.DataFrame, queries: pd.DataFrame) -> Run:
+    marks: dict[str, float] = {}
+
+    def progress(fraction: float, message: str) -> None:
+        # from_points reports 0.6 once the COPY is done and 0.95 once the GiST index is built.
+        now = time.perf_counter()
+        if fraction >= 0.6:
+            marks.setdefault("copied", now)
+        if fraction >= 0.95:
+            marks.setdefault("indexed", now)
+
+    n = len(points)
+    table = f"bench_points_{n}"
+    started = time.perf_counter()
+    with PostgisPointStore.from_points(dsn, points["lat"], points["lon"], table=table, progress=progress) as loaded:
+        reused = loaded.reused  # BENCH_POSTGIS_DSN with these points already loaded: queries only
+    done = time.perf_counter()
+    attach_started = time.perf_counter()
+    store = PostgisPointStore.from_table(dsn, table)
+    store.nearest(0.0, 0.0, K)
+    ready = time.perf_counter() - attach_started
+    k_ms, _ = _latencies(lambda lat, lon: store.nearest(lat, lon, K), queries)
+    r_ms, hits = _latencies(lambda lat, lon: store.within(lat, lon, RADIUS_KM), queries)
+    with psycopg.connect(dsn) as conn:
+        table_bytes, index_bytes = conn.execute(
+            "SELECT pg_table_size(%s::regclass), pg_indexes_size(%s::regclass)", [table, table]
+        ).fetchone()
+    store.close()
+    load = {} if reused else {
+        "load_rows_per_s": n / (marks["copied"] - started),
+        "index_s": marks["indexed"] - marks["copied"],
+        "load_total_s": done - started,
+    }
+    return Run("postgis", n, ready, k_ms, r_ms, hits, (table_bytes + index_bytes) / 2**20, extra=load)
+
+
+def _rtree_run(points: pd.DataFrame, queries: pd.DataFrame) -> Run:
+    gc.collect()
+    before = _rss_mb()
+    started = time.perf_counter()
+    index = PointIndex(points["lat"], points["lon"], backend="rtree")
+    index.nearest(0.0, 0.0, K)
+    ready = time.perf_counter() - started
+    footprint = _rss_mb() - before
+    k_ms, _ = _latencies(lambda lat, lon: index.nearest(lat, lon, K), queries)
+    r_ms, hits = _latencies(lambda lat, lon: index.within(lat, lon, RADIUS_KM), queries)
+    return Run("rtree", len(points), ready, k_ms, r_ms, hits, footprint)
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _report(runs: list[Run]) -> None:
+    print("| N | backend | load rows/s | GiST build s | ready in a fresh process s | footprint MB | "
+          f"K={K} p50 ms | K={K} p95 ms | r={RADIUS_KM:g} km p50 ms | r={RADIUS_KM:g} km p95 ms | hits in r |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for run in runs:
+        load = _fmt(run.extra["load_rows_per_s"], 0) if "load_rows_per_s" in run.extra else "-"
+        index_s = _fmt(run.extra["index_s"], 1) if "index_s" in run.extra else "-"
+        print(f"| {run.n:,} | {run.backend} | {load} | {index_s} | {_fmt(run.ready_s, 3)} "
+              f"| {_fmt(run.footprint_mb, 0)} "
+              f"| {_fmt(np.percentile(run.k_ms, 50), 3)} | {_fmt(np.percentile(run.k_ms, 95), 3)} "
+              f"| {_fmt(np.percentile(run.r_ms, 50), 3)} | {_fmt(np.percentile(run.r_ms, 95), 3)} | {run.hits:.2f} |")
+    print()
+    print("| N | PostGIS load (COPY+index+ANALYZE) s | R-tree build s | K=10 p50 PostGIS / R-tree | "
+          "r=20 km p50 PostGIS / R-tree | queries per process start below which PostGIS is faster overall |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    by_n: dict[int, dict[str, Run]] = {}
+    for run in runs:
+        by_n.setdefault(run.n, {})[run.backend] = run
+    for n, pair in by_n.items():
+        pg, rt = pair.get("postgis"), pair.get("rtree")
+        if pg is None or rt is None:
+            continue
+        k_ratio = np.median(pg.k_ms) / np.median(rt.k_ms)
+        r_ratio = np.median(pg.r_ms) / np.median(rt.r_ms)
+        # A process that answers q queries spends ready + q * mean latency; PostGIS wins while q < crossover.
+        slower_by_s = (np.mean(pg.k_ms) - np.mean(rt.k_ms)) / 1000
+        head_start_s = rt.ready_s - pg.ready_s
+        if slower_by_s <= 0:
+            crossover = "always" if head_start_s >= 0 else "never"
+        else:
+            crossover = f"{max(head_start_s, 0) / slower_by_s:,.0f}"
+        load_s = _fmt(pg.extra["load_total_s"], 1) if "load_total_s" in pg.extra else "reused"
+        print(f"| {n:,} | {load_s} | {_fmt(rt.ready_s, 1)} | {k_ratio:.2f}x "
+              f"| {r_ratio:.2f}x | {crossover} |")
+    print()
+    for run in runs:
+        if run.backend == "postgis" and run.n >= 10_000_000:
+            p95 = np.percentile(run.k_ms, 95)
+            verdict = "met" if p95 < GOAL_P95_MS else "NOT met"
+            print(f"Goal: PostGIS K={K} p95 < {GOAL_P95_MS:g} ms at {run.n:,} points: {p95:.3f} ms, {verdict}.")
+    if not any(run.backend == "postgis" and run.n >= 10_000_000 for run in runs):
+        print(f"Goal (K={K} p95 < {GOAL_P95_MS:g} ms at 10M) not measured: set BENCH_POSTGIS_N=1000000,10000000.")
+
+
+def main() -> None:
+    sizes = _env_sizes()
+    query_count = int(os.environ.get("BENCH_POSTGIS_QUERIES", "1000"))
+    embedded_max = int(float(os.environ.get("BENCH_POSTGIS_EMBEDDED_MAX", "10000000")))
+    dsn = os.environ.get("BENCH_POSTGIS_DSN")
+    cluster = None
+    if not dsn:
+        cluster = LocalCluster(tempfile.mkdtemp(prefix="postgis-bench-"))
+        dsn = cluster.start()  # durable settings, as `make postgis` uses
+    queries = synthetic_points(query_count, seed=12345)
+    print(f"N = {', '.join(f'{n:,}' for n in sizes)}; {query_count:,} queries uniform on the sphere "
+          f"(+{WARMUP_QUERIES} warm-up); {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; "
+          f"server: {'throwaway cluster' if cluster else 'BENCH_POSTGIS_DSN'}\n")
+    runs: list[Run] = []
+    try:
+        for n in sizes:
+            points = synthetic_points(n, seed=0)
+            runs.append(_postgis_run(dsn, points, queries))
+            if n <= embedded_max:
+                runs.append(_rtree_run(points, queries))
+            del points
+    finally:
+        if cluster is not None:
+            cluster.destroy()
+    print(f"(load average {os.getloadavg()[0]:.1f} at the end: client and server share these CPUs)\n")
+    _report(runs)
