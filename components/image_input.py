@@ -30,14 +30,16 @@ def image_input(
     source = st.radio(label, ["Sample", "Upload"], horizontal=True, key=f"{key}_source")
     if source == "Sample":
         names = list(SAMPLES)
+        sample_key = f"{key}_sample"
         name = st.selectbox(
             "Sample picture",
             names,
-            index=names.index(default_sample) if default_sample in names else 0,
+            # A page may seed the choice through session state (e.g. from the URL); then no index is given.
+            index=None if sample_key in st.session_state else names.index(default_sample) if default_sample in names else 0,
             format_func=lambda n: f"{n} — {SAMPLES[n]}",
-            key=f"{key}_sample",
+            key=sample_key,
         )
-        return _cached_sample(name, max_side)
+        return _cached_sample(name or names[0], max_side)
     upload = st.file_uploader(
         "Upload a picture (PNG, JPEG, WebP, BMP, TIFF, GIF)", type=UPLOAD_TYPES, key=f"{key}_upload"
     )
