@@ -1,0 +1,116 @@
+"""The Grad-CAM page in AppTest: grid, target switching, URL state, slow-method gate, offline ResNet fallback."""
+
+import re
+import socket
+
+import pytest
+import torch
+
+from pages.gradcam_layers import INFO
+from tests.conftest import app_test, page_test
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """The test machine's cores are shared: one intra-op thread avoids OpenMP oversubscription stalls."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _markdown(at) -> list[str]:
+    """Every markdown element's text: grid row labels are the method titles in bold."""
+    return [m.value for m in at.markdown]
+
+
+def _captions(at) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+def test_default_view_explains_chelsea_at_every_stage(no_exceptions):
+    at = page_test("gradcam_layers")
+    at.run()
+    no_exceptions(at)
+    assert INFO.title in at.title[0].value
+    assert [b.label for b in at.button][0] == "Egyptian cat · 77.3%"
+    assert "Explaining **Egyptian cat**" in _captions(at) and re.search(r"Ran on \*\*(cpu|cuda)", _captions(at))
+    text = _markdown(at)
+    for label in ("**stage 1 · _blocks.0**", "**stage 8 · _conv_head**", "**Grad-CAM**", "**Guided Grad-CAM**"):
+        assert label in text
+    assert "Most faithful cell" in _captions(at)
+    assert [d.label for d in at.download_button] == ["Download the grid (PNG)"]
+    assert not at.error
+
+
+def test_a_top5_button_switches_the_target_and_the_url(no_exceptions):
+    at = page_test("gradcam_layers")
+    at.run()
+    at.button(key="cam_top_282").click().run()
+    no_exceptions(at)
+    assert "Explaining **tiger cat**" in _captions(at)
+    assert at.query_params == {"target": "282"}
+    assert at.selectbox(key="target").value == 282
+
+
+def test_the_url_restores_the_view(no_exceptions):
+    at = page_test("gradcam_layers")
+    at.query_params.update(
+        {"methods": "gradcam,eigencam", "layers": "_blocks.15,_conv_head", "size": "128", "guided_cam": "0",
+         "faith": "0", "target": "281"}
+    )
+    at.run()
+    no_exceptions(at)
+    assert at.multiselect(key="methods").value == ["gradcam", "eigencam"]
+    assert at.multiselect(key="layers").value == ["_blocks.15", "_conv_head"]
+    text = _markdown(at)
+    assert "**EigenCAM**" in text and "**stage 7 · _blocks.15**" in text
+    assert "**stage 1 · _blocks.0**" not in text and "**Guided Grad-CAM**" not in text
+    assert "Explaining **tabby**" in _captions(at) and "at 128 px" in _captions(at)
+    assert "Most faithful cell" not in _captions(at)
+
+
+def test_slow_methods_wait_for_a_go_with_an_estimate(no_exceptions):
+    at = page_test("gradcam_layers")
+    at.query_params.update({"methods": "gradcam,scorecam", "layers": "_blocks.0,_blocks.2", "size": "96",
+                            "faith": "0", "guided": "0", "guided_cam": "0"})
+    at.run()
+    no_exceptions(at)
+    warning = at.warning[0].value
+    assert "Score-CAM runs one forward pass per feature channel" in warning and "43 image passes" in warning
+    run = at.button(key="cam_run_slow")
+    assert run.label.startswith("Run Score-CAM (≈")
+    assert "**Grad-CAM**" in _markdown(at) and "**Score-CAM**" not in _markdown(at)  # only the fast one so far
+    run.click().run()
+    no_exceptions(at)
+    assert "**Score-CAM**" in _markdown(at)
+    at.slider(key="alpha").set_value(0.8).run()  # a display change reuses the result: no new estimate or go
+    no_exceptions(at)
+    assert "**Score-CAM**" in _markdown(at)
+
+
+def test_offline_resnet_offers_the_bundled_model(no_exceptions, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", offline)
+    at = page_test("gradcam_layers")
+    at.run()
+    at.selectbox(key="model").set_value("resnet34").run()
+    no_exceptions(at)
+    assert "not in the local torch cache" in at.error[0].value
+    assert at.multiselect(key="layers").value == ["layer1", "layer2", "layer3", "layer4"]
+    at.button(key="cam_use_default").click().run()
+    no_exceptions(at)
+    assert not at.error
+    assert at.selectbox(key="model").value == "efficientnet-lite0"
+    assert "Explaining **Egyptian cat**" in _captions(at)
+
+
+def test_the_router_serves_the_page(no_exceptions):
+    at = app_test(INFO.url_path)
+    at.run()
+    no_exceptions(at)
+    assert INFO.title in at.title[0].value
