@@ -1,11 +1,11 @@
-"""Router: page config, navigation over the pages in ``pages.catalog``, and the shared sidebar."""
+"""Router: page config, navigation over the pages in ``views.catalog``, and the shared sidebar."""
 
 from functools import partial
 
 import streamlit as st
 
-from pages import home
-from pages.catalog import tool_pages
+from views import home
+from views.catalog import tool_pages
 
 st.set_page_config(page_title="Explorable ML", page_icon=":material/explore:", layout="wide")
 

@@ -26,7 +26,7 @@ SIZE = 1024
 ROUNDS = 15
 NUMPY_GOAL = 6.0
 SLIDER_GOAL_MS = 100.0
-#: The page's defaults (pages/affine_playground.py): engine numpy, bilinear, zeros, normalised, sampler.
+#: The page's defaults (views/affine_playground.py): engine numpy, bilinear, zeros, normalised, sampler.
 PAGE_OPTIONS = {"frame": "normalised", "mapping": "sampler", "interpolation": "bilinear", "padding": "zeros",
                 "engine": "numpy"}
 

@@ -67,7 +67,7 @@ def main() -> None:
             jpeg_like_st_image(picture)
         compose_grid([GridRow("Grad-CAM", overlays), GridRow("Guided", guided)], list(layers), cell_size=160)
 
-    app = AppTest.from_string("from pages.gradcam_layers import render\n\nrender()\n", default_timeout=120)
+    app = AppTest.from_string("from views.gradcam_layers import render\n\nrender()\n", default_timeout=120)
     app.run()
     rounds = iter(range(10**6))
 

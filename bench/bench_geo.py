@@ -113,7 +113,7 @@ def _page_rerun_ms() -> float:
     from streamlit.testing.v1 import AppTest
 
     script = (
-        "import time\nimport streamlit as st\nfrom pages.nearest_map import render\n"
+        "import time\nimport streamlit as st\nfrom views.nearest_map import render\n"
         "started = time.perf_counter()\nrender()\n"
         "st.session_state['_bench_render_ms'] = (time.perf_counter() - started) * 1000\n"
     )

@@ -22,7 +22,7 @@ def app_test(url_path: str | None = None, *, timeout: float = 60) -> AppTest:
 
 def page_test(module: str, *, timeout: float = 60) -> AppTest:
     """One page's ``render()`` alone, for driving its widgets."""
-    return AppTest.from_string(f"from pages.{module} import render\n\nrender()\n", default_timeout=timeout)
+    return AppTest.from_string(f"from views.{module} import render\n\nrender()\n", default_timeout=timeout)
 
 
 @pytest.fixture

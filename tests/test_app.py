@@ -2,7 +2,7 @@
 
 import pytest
 
-from pages.catalog import tool_pages
+from views.catalog import tool_pages
 from tests.conftest import app_test
 
 PAGES = tool_pages()

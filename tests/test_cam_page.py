@@ -6,7 +6,7 @@ import socket
 import pytest
 import torch
 
-from pages.gradcam_layers import INFO
+from views.gradcam_layers import INFO
 from tests.conftest import app_test, page_test
 
 

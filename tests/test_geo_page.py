@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from pages.nearest_map import INFO
+from views.nearest_map import INFO
 from services.geo.places import find_places, world_places
 from services.geo.sphere import haversine_km
 from tests.conftest import page_test

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -53,38 +54,50 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url():
-    """Start the real app on a free localhost port; stop it after the session."""
+@contextmanager
+def serve_app(log_name: str = "streamlit.log"):
+    """Run `streamlit run app.py` on a free localhost port until the block ends; yields its URL."""
     port = _free_port()
-    log = open(ROOT / "test-artifacts" / "streamlit.log", "w") if _artifacts_dir() else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", "app.py",
-            "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-            "--server.fileWatcherType", "none",
-        ],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    with open(_artifacts_dir().parent / log_name, "w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "streamlit", "run", "app.py",
+                "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+                "--server.fileWatcherType", "none",
+            ],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(proc, url, log_name)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait_healthy(proc: subprocess.Popen, url: str, log_name: str) -> None:
     deadline = time.monotonic() + 90
     while True:
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.status == 200:
-                    break
+                    return
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"streamlit did not start (exit {proc.poll()}); see test-artifacts/streamlit.log")
+            pytest.fail(f"streamlit did not start (exit {proc.poll()}); see test-artifacts/{log_name}")
         time.sleep(0.5)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The real app, shared by the browser tests of one session."""
+    with serve_app() as url:
+        yield url
 
 
 def _artifacts_dir() -> Path:
@@ -136,6 +149,7 @@ def assert_clean(tab) -> None:
     assert exceptions.count() == 0, exceptions.first.inner_text()
     body = tab.inner_text("body")
     assert "Traceback" not in body, body[:2000]
+    assert "Page not found" not in body, "Streamlit did not recognise the URL"
 
 
 def screenshot(tab, name: str) -> Path:

@@ -6,10 +6,7 @@ from tests.browser.conftest import assert_clean, screenshot, settle
 
 
 def open_page(tab, app_url, query=""):
-    """Open /affine. The home page first: on the very first session after the server starts, Streamlit's
-    st.navigation answers a deep link with a "Page not found" dialog (it only learns the pages on a run)."""
-    tab.goto(app_url)
-    settle(tab)
+    """Open /affine, optionally with a shared query string."""
     tab.goto(f"{app_url}/affine{query}")
     settle(tab)
     assert_clean(tab)

@@ -8,8 +8,6 @@ from tests.browser.conftest import assert_clean, screenshot, settle
 def _open(page, url: str) -> None:
     page.goto(url)
     settle(page)
-    if page.locator('[role="dialog"]').count():  # a cold server may greet the first visit with a notice
-        page.keyboard.press("Escape")
     assert_clean(page)
 
 

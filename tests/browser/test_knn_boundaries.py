@@ -8,8 +8,6 @@ from tests.browser.conftest import assert_clean, screenshot, settle
 def _open(page, app_url: str) -> None:
     page.goto(f"{app_url}/knn?k=7")
     settle(page)
-    if page.locator('[role="dialog"]').count():  # a cold server may greet the first visit with a notice
-        page.keyboard.press("Escape")
     assert_clean(page)
 
 

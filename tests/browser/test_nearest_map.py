@@ -37,10 +37,6 @@ def _drawn(leaflet, lat: float, lng: float, timeout_s: float = 30) -> dict:
 
 
 def test_click_on_the_map_moves_the_query_and_shows_results(page, app_url):
-    # A fresh server answers the very first deep link with streamlit's "Page not found" dialog (the pages
-    # are registered by st.navigation during that first run), so open the home page first.
-    page.goto(app_url)
-    settle(page)
     page.goto(f"{app_url}/map?nn_lat=48.8566&nn_lon=2.3522&nn_k=7")
     settle(page)
     assert_clean(page)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pages.catalog import tool_pages
+from views.catalog import tool_pages
 from tests.browser.conftest import assert_clean, screenshot, settle
 
 PAGE_PATHS = ["", *(info.url_path for info in tool_pages())]

@@ -14,7 +14,7 @@ from components.figure_export import image_download, show_figure
 from components.image_input import image_input
 from components.page_header import page_header
 from components.url_state import Param, publish, restore
-from pages.catalog import PageInfo
+from views.catalog import PageInfo
 from services.affine import (
     ENGINES,
     FRAMES,

@@ -15,7 +15,7 @@ import streamlit as st
 from components.figure_export import figure_downloads, plotly_config, show_figure
 from components.page_header import page_header
 from components.url_state import Param, publish, restore
-from pages.catalog import PageInfo
+from views.catalog import PageInfo
 from services.knn import (
     DEFAULT_FEATURES,
     METRICS,

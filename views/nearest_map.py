@@ -15,7 +15,7 @@ from streamlit_folium import st_folium
 from components.figure_export import show_figure
 from components.page_header import page_header
 from components.url_state import Param, publish, restore
-from pages.catalog import PageInfo
+from views.catalog import PageInfo
 from services.geo.benchmark import BENCH_BACKENDS, DEFAULT_SIZES, planar_disagreements, query_points, scaling_benchmark
 from services.geo.index import BACKENDS, ENGINE_NAMES, POSTGIS, PointIndex
 from services.geo.mapview import (

@@ -11,7 +11,7 @@ from components.figure_export import image_download
 from components.image_input import image_input
 from components.page_header import page_header
 from components.url_state import Param, publish, restore
-from pages.catalog import PageInfo
+from views.catalog import PageInfo
 from services.cam import (
     DEFAULT_MODEL,
     METHODS,

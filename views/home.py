@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from pages.catalog import PageInfo
+from views.catalog import PageInfo
 
 
 def render(cards: list[tuple[PageInfo, StreamlitPage]]) -> None:

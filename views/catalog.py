@@ -6,8 +6,9 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-#: Page modules under ``pages/``, in menu order.
-PAGE_MODULES: list[str] = []
+#: Page modules under ``views/``, in menu order. (Not ``pages/``: Streamlit treats a folder of that name
+#: beside the entry script as a legacy multipage app, and deep links then fail on a fresh server.)
+PAGE_MODULES: list[str] = ["nearest_map", "knn_boundaries", "gradcam_layers", "affine_playground"]
 
 
 @dataclass(frozen=True)
@@ -22,4 +23,4 @@ class PageInfo:
 
 def tool_pages() -> list[PageInfo]:
     """``INFO`` of every page module, in menu order."""
-    return [importlib.import_module(f"pages.{name}").INFO for name in PAGE_MODULES]
+    return [importlib.import_module(f"views.{name}").INFO for name in PAGE_MODULES]

@@ -1,1 +1,0 @@
-"""One module per page, each exposing ``render()``; ``catalog`` lists them for the router."""
