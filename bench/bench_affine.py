@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import statistics
-import time
 
 import cv2
 import numpy as np
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 from skimage import data as skdata
 
+from bench.timing import interleaved_times
 from services.affine import Rotate, Scale, Translate, compose, pixel_matrix, render_warp, to_theta, warp
 
 SIZE = 1024
@@ -99,14 +99,7 @@ def main() -> None:
         "page path: render_warp (uint8 → θ → warp → uint8)": slider_to_image,
         "page path + st.image's JPEG encoding": slider_to_image_and_encode,
     }
-    for run in peers.values():  # warm up: imports, thread pools, allocator
-        run()
-    times: dict[str, list[float]] = {name: [] for name in peers}
-    for _ in range(ROUNDS):
-        for name, run in peers.items():
-            started = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - started)
+    times = interleaved_times(peers, ROUNDS)
     baseline = times["OpenCV warpAffine"]
 
     print(f"1024 x 1024 x 3 float32, bilinear, zeros padding; {ROUNDS} interleaved rounds; "

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import statistics
-import time
 
 import numpy as np
 import torch
@@ -20,6 +19,7 @@ from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from streamlit.testing.v1 import AppTest
 
+from bench.timing import interleaved_times
 from services.cam import explain_layers, load_model
 from services.cam.models import prepare_input
 from services.cam.render import GridRow, compose_grid, guided_backprop_image, guided_gradcam_image, overlay
@@ -86,14 +86,7 @@ def main() -> None:
         "page work: 8 layers + guided backprop + faithfulness + pictures": page_work,
         "page response in AppTest (new target each round)": page_apptest,
     }
-    for run in peers.values():  # warm up: oneDNN kernels, allocator, thread pools
-        run()
-    times: dict[str, list[float]] = {name: [] for name in peers}
-    for _ in range(ROUNDS):
-        for name, run in peers.items():
-            started = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - started)
+    times = interleaved_times(peers, ROUNDS)
 
     all_layers = times["one pass, all 8 layers hooked (explain_layers)"]
     print(f"EfficientNet-Lite0, chelsea at 224 px, Grad-CAM for class 285; {ROUNDS} interleaved rounds; "

@@ -25,6 +25,17 @@ def page_test(module: str, *, timeout: float = 60) -> AppTest:
     return AppTest.from_string(f"from views.{module} import render\n\nrender()\n", default_timeout=timeout)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """The test machine's cores are shared: one intra-op thread avoids OpenMP oversubscription stalls."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def no_exceptions():
     """Assert helper: an AppTest run produced no exception element."""

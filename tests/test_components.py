@@ -90,3 +90,27 @@ def test_figure_and_image_downloads_render():
     assert not at.exception
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download interactive HTML", "Download data (CSV)", "Download PNG"]
+
+
+SAMPLE_FROM_URL_APP = """
+import streamlit as st
+from components.image_input import image_input
+from components.url_state import Param, publish, restore
+
+PARAMS = [Param("img_sample", "chelsea", choices=["chelsea", "coffee", "rocket"])]
+restore(PARAMS)
+image = image_input("img", default_sample="chelsea", max_side=100)
+publish(PARAMS)
+st.write(f"shape={image.pixels.shape}")
+"""
+
+
+def test_sample_choice_travels_in_the_url():
+    at = AppTest.from_string(SAMPLE_FROM_URL_APP, default_timeout=30)
+    at.query_params["img_sample"] = "coffee"
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.selectbox(key="img_sample").value == "coffee"
+    assert "shape=(67, 100, 3)" in _markdown(at)
+    at.selectbox(key="img_sample").set_value("chelsea").run()
+    assert "img_sample" not in at.query_params

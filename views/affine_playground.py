@@ -54,7 +54,7 @@ from services.affine import (
     to_unit_float,
     transform_shapes,
 )
-from services.imaging import encode_png
+from services.imaging import SAMPLES, encode_png
 
 #: The seed's composition order M = R S H (shear first, then scale, then rotate).
 DEFAULT_STEPS = "shear:0.2,0;scale:0.8,0.8;rotate:20"
@@ -73,6 +73,7 @@ STEP_LABELS = {"scale": "Scale", "rotate": "Rotate", "shear": "Shear", "translat
 CHANNELS = {"red": 0, "green": 1, "blue": 2}
 
 PARAMS = [
+    Param("affine_image_sample", "astronaut", choices=list(SAMPLES)),
     Param("mode", "steps", choices=["steps", "direct"]),
     Param("steps", DEFAULT_STEPS),
     Param("frame", "normalised", choices=list(FRAMES)),

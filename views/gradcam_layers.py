@@ -37,7 +37,7 @@ from services.cam.render import (
     guided_gradcam_image,
     overlay,
 )
-from services.imaging import ImageInputError
+from services.imaging import SAMPLES, ImageInputError
 
 INPUT_SIZES = [96, 128, 160, 192, 224, 256, 320]
 BATCH_SIZES = [8, 16, 32, 64, 128]
@@ -47,6 +47,7 @@ ALL_LAYERS = sorted({layer for spec in MODELS.values() for layer in spec.layers}
 MAX_SIDE = 640
 
 PARAMS = [
+    Param("cam_image_sample", "chelsea", choices=list(SAMPLES)),
     Param("model", DEFAULT_MODEL, choices=list(MODELS)),
     Param("layers", list(MODELS[DEFAULT_MODEL].layers), choices=ALL_LAYERS),
     Param("methods", ["gradcam"], choices=list(METHODS)),
