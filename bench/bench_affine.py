@@ -8,7 +8,6 @@ engine.
 
 from __future__ import annotations
 
-import io
 import os
 import statistics
 
@@ -19,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 from skimage import data as skdata
 
-from bench.timing import interleaved_times
+from bench.common import interleaved_times, jpeg_like_st_image
 from services.affine import Rotate, Scale, Translate, compose, pixel_matrix, render_warp, to_theta, warp
 
 SIZE = 1024
@@ -55,13 +54,6 @@ def bench_image() -> np.ndarray:
     """A real photo (scikit-image's astronaut) upscaled to 1024 x 1024, as float32 in [0, 1]."""
     photo = Image.fromarray(skdata.astronaut()).resize((SIZE, SIZE), Image.Resampling.BICUBIC)
     return np.asarray(photo, dtype=np.float32) / 255.0
-
-
-def jpeg_like_st_image(pixels: np.ndarray) -> bytes:
-    """What st.image does with a uint8 array: PIL JPEG at quality 100 (streamlit's image_utils)."""
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=100)
-    return buffer.getvalue()
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ response (prediction + every layer with Grad-CAM + guided backprop, 224 px) unde
 
 from __future__ import annotations
 
-import io
 import os
 import statistics
 
@@ -19,7 +18,7 @@ from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from streamlit.testing.v1 import AppTest
 
-from bench.timing import interleaved_times
+from bench.common import interleaved_times, jpeg_like_st_image
 from services.cam import explain_layers, load_model
 from services.cam.models import prepare_input
 from services.cam.render import GridRow, compose_grid, guided_backprop_image, guided_gradcam_image, overlay
@@ -29,13 +28,6 @@ ROUNDS = 7
 LAYER_GOAL = 1.5
 PAGE_GOAL_S = 1.0
 TARGETS = (285, 282, 281)  # the page is asked for a new class each round, so nothing is served from its cache
-
-
-def jpeg_like_st_image(pixels: np.ndarray) -> bytes:
-    """What st.image does with a uint8 array: PIL JPEG at quality 100 (streamlit's image_utils)."""
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=100)
-    return buffer.getvalue()
 
 
 def main() -> None:

@@ -1,10 +1,14 @@
-"""Shared timing for the benchmarks: peers are measured interleaved, round by round, so that a noisy
-machine slows all of them alike and their ratios stay meaningful."""
+"""Pieces shared by the benchmarks. Peers are measured interleaved, round by round, so that a noisy machine
+slows all of them alike and their ratios stay meaningful."""
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
+
+import numpy as np
+from PIL import Image
 
 
 def interleaved_times(peers: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
@@ -18,3 +22,10 @@ def interleaved_times(peers: dict[str, Callable[[], object]], rounds: int) -> di
             run()
             times[name].append(time.perf_counter() - started)
     return times
+
+
+def jpeg_like_st_image(pixels: np.ndarray) -> bytes:
+    """What st.image does with a uint8 array: PIL JPEG at quality 100 (streamlit's image_utils)."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=100)
+    return buffer.getvalue()
