@@ -13,14 +13,18 @@ is written once) makes every neighbour index valid without masks; (3) the weight
 complex products per channel, whose real parts are added straight into the interleaved output; (4) gathers use
 ``np.take(..., mode="clip", out=...)`` on contiguous memory with flat indices, which numpy runs as a tight loop (the
 indices are summed as floats, exact below 2**24 table entries and cheaper than int64 arithmetic);
-(5) numpy releases the GIL inside these loops, so blocks of rows run on a small thread pool (as OpenCV and torch
-use every core too). Coordinates are float32, as in torch and OpenCV.
+(5) numpy releases the GIL inside these loops, so the calling thread and a small pool of helpers claim blocks of
+rows from a shared queue (as OpenCV and torch use every core too); (6) the pair table's buffer is kept between
+calls, so a slider move does not page-fault 25 MB afresh. Coordinates are float32, as in torch and OpenCV.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
@@ -48,12 +52,19 @@ def warp_numpy(image: np.ndarray, pixel_map: np.ndarray, interpolation: str, pad
     """
     height, width, channels = image.shape
     out = np.empty((height, width, channels), dtype=np.float32)
-    if interpolation == "bilinear":
-        table, sample = _pair_table(image), _bilinear_block
-    elif interpolation == "nearest":
-        table, sample = _padded_planes(image), _nearest_block
-    else:
-        table, sample = _padded_planes(image), _bicubic_block
+    if interpolation != "bilinear":
+        table = _padded_planes(image)
+        sample = _nearest_block if interpolation == "nearest" else _bicubic_block
+        _sample_rows(table, sample, pixel_map, padding, out)
+        return out
+    with _SCRATCH.borrow((channels, height + PAD, width + PAD, 2)) as pairs:
+        _sample_rows(_pair_table(image, pairs), _bilinear_block, pixel_map, padding, out)
+    return out
+
+
+def _sample_rows(table, sample, pixel_map, padding, out) -> None:
+    """Fill ``out`` block by block of rows with ``sample`` over ``table``."""
+    height, width = out.shape[:2]
 
     def run_block(top: int) -> None:
         bottom = min(height, top + ROWS_PER_BLOCK)
@@ -61,23 +72,73 @@ def warp_numpy(image: np.ndarray, pixel_map: np.ndarray, interpolation: str, pad
         sample(table, x, y, height, width, padding, out[top:bottom])
 
     _in_parallel(run_block, range(0, height, ROWS_PER_BLOCK))
-    return out
+
+
+class _ScratchBuffer:
+    """One float32 buffer kept between calls, lent to one call at a time.
+
+    The pair table is twice the image (25 MB at 1024² RGB); a fresh one costs page faults and kernel zeroing on
+    every slider move. A second concurrent call (another session) simply gets a fresh array.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._free: np.ndarray | None = None
+
+    @contextmanager
+    def borrow(self, shape: tuple[int, ...]) -> Iterator[np.ndarray]:
+        with self._lock:
+            buffer, self._free = self._free, None
+        if buffer is None or buffer.shape != shape:
+            buffer = np.empty(shape, dtype=np.float32)
+        try:
+            yield buffer
+        finally:
+            if buffer.nbytes <= self._max_bytes:
+                with self._lock:
+                    self._free = buffer
+
+
+#: Keeps the pair table of images up to 2048² RGB (100 MB) between calls.
+_SCRATCH = _ScratchBuffer(max_bytes=2**27)
 
 
 def _in_parallel(task, items) -> None:
-    """Run ``task(item)`` for every item on the thread pool (inline when there is one item or one worker)."""
-    items = list(items)
-    if WORKERS == 1 or len(items) == 1:
-        for item in items:
+    """Run ``task(item)`` for every item, on the calling thread and the pool's helpers together.
+
+    Items are claimed one at a time from a shared queue, so the caller never sits idle, and a helper that starts
+    late (its CPU was idle, or the pool is busy with another session's call) simply claims fewer items.
+    """
+    pending = list(items)
+    if WORKERS == 1 or len(pending) == 1:
+        for item in pending:
             task(item)
         return
-    for finished in [_pool().submit(task, item) for item in items]:
-        finished.result()  # re-raises a task's exception here
+    queue = iter(pending)
+    lock = threading.Lock()
+    done = object()
+
+    def drain() -> None:
+        while True:
+            with lock:
+                item = next(queue, done)
+            if item is done:
+                return
+            task(item)
+
+    helpers = [_pool().submit(drain) for _ in range(min(WORKERS, len(pending)) - 1)]
+    try:
+        drain()
+    finally:
+        for helper in helpers:
+            if not helper.cancel():  # a helper still queued (the pool busy with another call) is not waited for
+                helper.result()  # waits for a running helper; re-raises its exception here
 
 
 @lru_cache(maxsize=1)
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="affine-warp")
+    return ThreadPoolExecutor(max_workers=WORKERS - 1, thread_name_prefix="affine-warp")
 
 
 def _block_coordinates(pixel_map: np.ndarray, top: int, bottom: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,11 +162,12 @@ def _reflect(coord: np.ndarray, size: int) -> np.ndarray:
     return coord
 
 
-def _to_padded(coord: np.ndarray, size: int, padding: str) -> np.ndarray:
-    """Apply the padding rule to continuous coordinates and shift them by +1 into the padded table, in place.
+def _apply_padding(coord: np.ndarray, size: int, padding: str) -> np.ndarray:
+    """Apply the padding rule to continuous coordinates, in place.
 
-    Afterwards 0 <= coord <= size + 1, so floor(coord) and floor(coord) + 1 are valid padded indices. For zeros,
-    anything a pixel or more outside lands exactly on the zero padding.
+    Afterwards -1 <= coord <= size, so floor(coord) + 1 and floor(coord) + 2 are valid indices into the table
+    padded with one pixel before and two after. For zeros, anything a pixel or more outside lands exactly on the
+    zero padding.
     """
     if padding == "reflection":
         _reflect(coord, size)
@@ -113,14 +175,15 @@ def _to_padded(coord: np.ndarray, size: int, padding: str) -> np.ndarray:
         np.clip(coord, _F32(-1.0), _F32(size), out=coord)
     else:
         np.clip(coord, _F32(0.0), _F32(size - 1), out=coord)
-    coord += _F32(1.0)
     return coord
 
 
-def _pair_table(image: np.ndarray) -> np.ndarray:
-    """(C, (H+3)(W+3)) complex64 table whose entry j holds (I[j], I[j+1]) of the zero-padded channel plane."""
+def _pair_table(image: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """(C, (H+3)(W+3)) complex64 table whose entry j holds (I[j], I[j+1]) of the zero-padded channel plane.
+
+    It is written into ``pairs``, a (C, H+3, W+3, 2) float32 buffer whose old contents are all overwritten.
+    """
     height, width, channels = image.shape
-    pairs = np.empty((channels, height + PAD, width + PAD, 2), dtype=np.float32)
     pairs[:, 0] = 0  # zero only the border; copy_rows overwrites the rest
     pairs[:, height + 1 :] = 0
     pairs[:, 1 : height + 1, 0, 0] = 0
@@ -147,16 +210,19 @@ def _padded_planes(image: np.ndarray) -> np.ndarray:
 
 def _bilinear_block(pairs, x, y, height, width, padding, out) -> None:
     padded_width = width + PAD
-    _to_padded(x, width, padding)
-    _to_padded(y, height, padding)
+    _apply_padding(x, width, padding)
+    _apply_padding(y, height, padding)
     x0 = np.floor(x)
     y0 = np.floor(y)
     x -= x0  # fractional parts fx, fy in [0, 1)
     y -= y0
-    # flat index y0 * padded_width + x0, added up as floats (cheaper than int64) while they are exact
-    index = np.multiply(y0, padded_width, dtype=_F32 if pairs.shape[1] <= 2**24 else np.float64)
+    # flat index (y0 + 1) * padded_width + (x0 + 1), added up as floats (cheaper than int64) while they are exact;
+    # float32 to int32 is one vector instruction, to int64 is not
+    exact = _F32 if pairs.shape[1] <= 2**24 else np.float64
+    index = np.multiply(y0, padded_width, dtype=exact)
     index += x0
-    index = index.astype(np.intp).ravel()
+    index += exact(padded_width + 1)
+    index = index.astype(np.int32 if pairs.shape[1] < 2**31 else np.intp).astype(np.intp).ravel()
     fx, fy = x.ravel(), y.ravel()
     w_top = np.empty(fx.size, dtype=np.complex64)
     np.subtract(_F32(1.0), fx, out=w_top.real)
