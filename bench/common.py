@@ -29,3 +29,20 @@ def jpeg_like_st_image(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="JPEG", quality=100)
     return buffer.getvalue()
+
+
+def times_after(peers: dict[str, Callable[[], object]], before: Callable[[], object] | None,
+                rounds: int) -> dict[str, list[float]]:
+    """Seconds per call for each peer, every timed call preceded by the same ``before`` (None: by the peer itself).
+
+    Interleaving puts each peer after a different neighbour; this puts every peer in the same state, so a ratio
+    cannot come from one peer inheriting a busier or idler machine than another.
+    """
+    times: dict[str, list[float]] = {name: [] for name in peers}
+    for _ in range(rounds):
+        for name, run in peers.items():
+            (before or run)()
+            started = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - started)
+    return times
