@@ -15,20 +15,7 @@ def interleaved_times(peers: dict[str, Callable[[], object]], rounds: int) -> di
     """Seconds per call for each peer over ``rounds`` rounds, after one warm-up call each."""
     for run in peers.values():  # warm up: imports, kernels, thread pools, allocator
         run()
-    times: dict[str, list[float]] = {name: [] for name in peers}
-    for _ in range(rounds):
-        for name, run in peers.items():
-            started = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - started)
-    return times
-
-
-def jpeg_like_st_image(pixels: np.ndarray) -> bytes:
-    """What st.image does with a uint8 array: PIL JPEG at quality 100 (streamlit's image_utils)."""
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=100)
-    return buffer.getvalue()
+    return times_after(peers, _nothing, rounds)
 
 
 def times_after(peers: dict[str, Callable[[], object]], before: Callable[[], object] | None,
@@ -41,8 +28,19 @@ def times_after(peers: dict[str, Callable[[], object]], before: Callable[[], obj
     times: dict[str, list[float]] = {name: [] for name in peers}
     for _ in range(rounds):
         for name, run in peers.items():
-            (before or run)()
+            (before or run)()  # _nothing for plain interleaving
             started = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - started)
     return times
+
+
+def _nothing() -> None:
+    """No preparation: each peer simply follows its neighbour in the round."""
+
+
+def jpeg_like_st_image(pixels: np.ndarray) -> bytes:
+    """What st.image does with a uint8 array: PIL JPEG at quality 100 (streamlit's image_utils)."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=100)
+    return buffer.getvalue()
