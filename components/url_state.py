@@ -3,6 +3,8 @@
 A page declares its controls once as ``Param``s. ``restore(params)`` seeds ``st.session_state`` from the URL
 the first time the page runs in a session (bad or out-of-range values fall back to the default), widgets use
 the same keys, and ``publish(params)`` writes the current values back after the widgets are drawn.
+Session keys carry the page prefix (``knn_k``); the URL keeps a short name (``k``), and names a link used
+before (``aliases``) still restore, so links shared earlier keep working.
 The encode/decode helpers are pure so they are tested without a running app.
 """
 
@@ -20,11 +22,25 @@ import streamlit as st
 class Param:
     """One control that travels in the URL. Its type is the type of ``default``."""
 
-    key: str  # session-state key of the widget, and the query-parameter name
+    key: str  # session-state key of the widget, with the page prefix
     default: Any
     choices: Sequence[Any] | None = None  # allowed values (for selectboxes / radios)
     low: float | None = None  # inclusive bounds for numbers
     high: float | None = None
+    url: str | None = None  # query-parameter name; the session key when None
+    aliases: tuple[str, ...] = ()  # older query-parameter names that still restore
+
+    @property
+    def name(self) -> str:
+        """The query-parameter name this control is published under."""
+        return self.url or self.key
+
+    def raw_from(self, query: Mapping[str, str]) -> str | None:
+        """This control's raw value in ``query``: its own name first, then its older names."""
+        for name in (self.name, *self.aliases):
+            if name in query:
+                return query[name]
+        return None
 
     def decode(self, raw: str | None) -> Any:
         """The value ``raw`` stands for, or the default when it is missing or invalid."""
@@ -55,12 +71,12 @@ class Param:
 
 def decode_all(params: Sequence[Param], query: Mapping[str, str]) -> dict[str, Any]:
     """Values for every param from a query mapping (missing or bad ones get their default)."""
-    return {p.key: p.decode(query.get(p.key)) for p in params}
+    return {p.key: p.decode(p.raw_from(query)) for p in params}
 
 
 def encode_changed(params: Sequence[Param], values: Mapping[str, Any]) -> dict[str, str]:
     """Query entries for the values that differ from their defaults (short URLs for the common case)."""
-    return {p.key: p.encode(values[p.key]) for p in params if p.key in values and values[p.key] != p.default}
+    return {p.name: p.encode(values[p.key]) for p in params if p.key in values and values[p.key] != p.default}
 
 
 def restore(params: Sequence[Param]) -> None:
@@ -68,7 +84,7 @@ def restore(params: Sequence[Param]) -> None:
     query = {key: st.query_params.get(key) for key in st.query_params}
     for param in params:
         if param.key not in st.session_state:
-            st.session_state[param.key] = param.decode(query.get(param.key))
+            st.session_state[param.key] = param.decode(param.raw_from(query))
 
 
 def publish(params: Sequence[Param]) -> None:
@@ -76,12 +92,26 @@ def publish(params: Sequence[Param]) -> None:
     values = {p.key: st.session_state[p.key] for p in params if p.key in st.session_state}
     wanted = encode_changed(params, values)
     for param in params:
-        current = st.query_params.get(param.key)
-        if param.key in wanted:
-            if current != wanted[param.key]:
-                st.query_params[param.key] = wanted[param.key]
+        for old in param.aliases:
+            if old in st.query_params:
+                del st.query_params[old]
+        current = st.query_params.get(param.name)
+        if param.name in wanted:
+            if current != wanted[param.name]:
+                st.query_params[param.name] = wanted[param.name]
         elif current is not None:
-            del st.query_params[param.key]
+            del st.query_params[param.name]
+
+
+def keep_valid(key: str, choices: Sequence[Any], default: Any = None) -> bool:
+    """Reset ``st.session_state[key]`` to ``default`` (the first choice when None) if it is not among
+    ``choices``, so a widget whose options changed never sees a stale value. Returns True when it was reset."""
+    if key in st.session_state and st.session_state[key] in choices:
+        return False
+    if default is None and not choices:
+        return st.session_state.pop(key, None) is not None
+    st.session_state[key] = choices[0] if default is None else default
+    return True
 
 
 def _parse(raw: str, default: Any) -> Any:

@@ -114,3 +114,43 @@ def test_sample_choice_travels_in_the_url():
     assert "shape=(67, 100, 3)" in _markdown(at)
     at.selectbox(key="img_sample").set_value("chelsea").run()
     assert "img_sample" not in at.query_params
+
+
+RENAMED_PARAM_APP = """
+import streamlit as st
+from components.url_state import Param, keep_valid, publish, restore
+
+PARAMS = [Param("demo_k", 5, low=1, high=49, url="k", aliases=("old_k",))]
+restore(PARAMS)
+st.slider("K", 1, 49, key="demo_k")
+publish(PARAMS)
+options = ["a", "b"] if st.session_state.get("narrow") else ["a", "b", "c"]
+reset = keep_valid("demo_choice", options)
+st.selectbox("Choice", options, key="demo_choice")
+st.write(f"reset={reset}")
+"""
+
+
+def test_a_renamed_param_restores_from_its_old_name_and_publishes_the_new_one():
+    at = AppTest.from_string(RENAMED_PARAM_APP, default_timeout=30)
+    at.query_params["old_k"] = "9"
+    at.run()
+    assert at.slider(key="demo_k").value == 9
+    assert at.query_params.get("k") in ("9", ["9"]) and "old_k" not in at.query_params
+
+
+def test_keep_valid_resets_only_a_choice_that_left_the_options():
+    at = AppTest.from_string(RENAMED_PARAM_APP, default_timeout=30).run()
+    assert at.markdown[-1].value == "reset=True"  # first run: nothing chosen yet
+    at.selectbox(key="demo_choice").select("b").run()
+    assert at.markdown[-1].value == "reset=False"
+    at.session_state["narrow"] = True
+    at.run()
+    assert at.selectbox(key="demo_choice").value == "b" and at.markdown[-1].value == "reset=False"
+    at.selectbox(key="demo_choice").set_value("a").run()
+    at.session_state["narrow"] = False
+    at.run()
+    at.selectbox(key="demo_choice").select("c").run()
+    at.session_state["narrow"] = True
+    at.run()
+    assert at.selectbox(key="demo_choice").value == "a" and at.markdown[-1].value == "reset=True"

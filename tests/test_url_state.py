@@ -54,3 +54,12 @@ def test_float_encoding_is_exact_enough_and_short():
 def test_bool_spellings():
     param = Param("on", False)
     assert [param.decode(s) for s in ("1", "true", "YES", "0", "off")] == [True, True, True, False, False]
+
+
+def test_short_url_names_publish_and_old_names_still_restore():
+    k = Param("knn_k", 5, low=1, high=49, url="k", aliases=("n_neighbours",))
+    assert encode_changed([k], {"knn_k": 9}) == {"k": "9"}
+    assert decode_all([k], {"k": "9"}) == {"knn_k": 9}
+    assert decode_all([k], {"n_neighbours": "7"}) == {"knn_k": 7}  # a link shared before the rename
+    assert decode_all([k], {"k": "9", "n_neighbours": "7"}) == {"knn_k": 9}  # the current name wins
+    assert decode_all([k], {"knn_k": "9"}) == {"knn_k": 5}  # the session key is not a URL name
