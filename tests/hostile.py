@@ -1,0 +1,58 @@
+"""Run one hostile input in a fresh interpreter and measure what it cost: peak RSS above the interpreter's
+own baseline (after the imports the code needs), wall time, and what it printed.
+
+A subprocess is the only honest way to measure peak memory of one call: ``ru_maxrss`` of the child covers
+every allocation, numpy's and C libraries' included, and nothing the test process did before.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+
+from tests.conftest import ROOT
+
+_HARNESS = """
+import json, resource, sys, time
+{setup}
+baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+outcome = "ok"
+try:
+{body}
+except Exception as exc:  # the outcome is reported, and the test decides whether that type was expected
+    outcome = f"{{type(exc).__module__}}.{{type(exc).__qualname__}}: {{exc}}"
+elapsed = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print("HOSTILE" + json.dumps({{"outcome": outcome, "seconds": elapsed, "extra_kib": peak - baseline}}))
+"""
+
+
+@dataclass(frozen=True)
+class Cost:
+    outcome: str  # "ok", or "module.ExceptionType: message"
+    seconds: float
+    extra_bytes: int  # peak RSS above the baseline taken after ``setup``
+
+    def raised(self, error: type[BaseException]) -> bool:
+        return self.outcome.startswith(f"{error.__module__}.{error.__qualname__}:")
+
+
+def measure(setup: str, body: str, *, timeout: float = 120.0) -> Cost:
+    """Run ``setup`` (imports, building the input) then ``body`` (the call under test) in a child process.
+
+    The child's address space is not capped, so a regression shows as a number in the assertion rather
+    than as a MemoryError; ``timeout`` only guards the suite against a hang.
+    """
+    code = _HARNESS.format(setup=textwrap.dedent(setup), body=textwrap.indent(textwrap.dedent(body), "    "))
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("HOSTILE")), None)
+    if line is None:
+        raise AssertionError(f"the child died (rc {done.returncode}):\n{done.stderr[-3000:]}")
+    report = json.loads(line.removeprefix("HOSTILE"))
+    return Cost(report["outcome"], report["seconds"], report["extra_kib"] * 1024)

@@ -1,0 +1,19 @@
+"""The hostile-input harness itself: it sees memory and exceptions, so its numbers can be trusted."""
+
+from services.budget import REQUEST_PEAK_BYTES
+from tests.hostile import measure
+
+
+def test_the_harness_sees_a_large_allocation_and_a_small_one():
+    big = measure("import numpy as np", "a = np.ones(400 * 2**20, dtype=np.uint8)")
+    small = measure("import numpy as np", "a = np.ones(1000, dtype=np.uint8)")
+    assert big.outcome == small.outcome == "ok"
+    assert big.extra_bytes > 350 * 2**20 > 20 * 2**20 > small.extra_bytes
+    assert small.extra_bytes < REQUEST_PEAK_BYTES
+
+
+def test_the_harness_reports_the_exception_type_and_message():
+    cost = measure("from services.imaging import ImageInputError, load_image", "load_image(b'not an image')")
+    from services.imaging import ImageInputError
+
+    assert cost.raised(ImageInputError) and "image" in cost.outcome.lower()
