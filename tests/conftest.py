@@ -15,7 +15,12 @@ def app_test(url_path: str | None = None, *, timeout: float = 60) -> AppTest:
     """The whole app through its router, opened on ``url_path`` (the home page when None)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
     if url_path is not None:
-        # st.Page(callable) is keyed by the hash of its url_path; AppTest.switch_page only knows file pages.
+        # There is no public way (Streamlit 1.67): AppTest.switch_page resolves only *file* pages and raises
+        # ValueError for anything else, while our pages are st.Page(callable), keyed by calc_hash(url_path).
+        # switch_page itself ends by setting this attribute to the resolved hash; we set the same value.
+        # If a Streamlit upgrade renames it, the run falls back to the home page and
+        # test_app.test_every_page_renders_through_the_router (which asserts each page's own title) fails.
+        assert hasattr(at, "_page_hash"), "AppTest no longer has _page_hash: find its new page switch"
         at._page_hash = calc_hash(url_path)
     return at
 

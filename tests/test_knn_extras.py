@@ -76,9 +76,11 @@ def test_explanation_matches_the_grid_and_sklearn(moons_split):
     point = moons_split.scale(np.array([location]))
     distances, rows = model.kneighbors(point)
     assert explanation.neighbours["training row"].tolist() == rows[0].tolist()
+    # the same KD-tree asked the same question: one code path, so the distances are equal exactly
     np.testing.assert_array_equal(explanation.neighbours["distance"], distances[0])
     np.testing.assert_allclose(explanation.neighbours["weight"], 1 / distances[0])
-    np.testing.assert_array_equal(explanation.proba, model.predict_proba(point)[0])
+    # our vote sum against predict_proba's: two summations, equal to a few ulps on any CPU
+    np.testing.assert_allclose(explanation.proba, model.predict_proba(point)[0], rtol=1e-12, atol=1e-12)
     assert explanation.predicted == model.predict(point)[0]
     assert explanation.neighbours[moons_split.feature_names[0]].tolist() == moons_split.X_train_raw[rows[0], 0].tolist()
     assert explanation.scores.sum() == pytest.approx((1 / distances[0]).sum())

@@ -114,10 +114,12 @@ row of those totals: moving the slider never searches again. The 10-fold cross-v
 trick: one query per fold, all 25 odd $K$ read off it.
 
 **Exactly scikit-learn.** Distances come from scikit-learn's own KD-tree and votes are added in the same
-order, so labels and probabilities equal `KNeighborsClassifier.predict` / `predict_proba`. The one freedom
-is which of several *equally distant* points fill the last places. Cells where that choice could change the
-vote are counted as ties and settled the way scikit-learn settles them (the same KD-tree asked for exactly
-$K$ neighbours), and the cross-validation does the same, so its errors equal `cross_val_score` exactly.
+order, so labels equal `KNeighborsClassifier.predict` and probabilities equal `predict_proba` (weighted
+votes to the last few bits, which differ between CPUs). The one freedom is which of several *equally
+distant* points fill the last places. Cells where that choice could change the vote are counted as ties and
+settled the way scikit-learn settles them (the same KD-tree asked for exactly $K$ neighbours), and the
+cross-validation does the same, so it makes the same predictions as `cross_val_score` and its errors agree
+to rounding (10⁻¹²).
 
 **What the seed teaches.** Small $K$: jagged, high-variance boundaries; large $K$: smooth, biased ones.
 Choose $K$ by cross-validation over odd $K$ (odd avoids two-class draws), scale features so no unit

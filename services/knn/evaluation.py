@@ -1,9 +1,11 @@
-"""Accuracy, the cross-validated error curve and the learning curve, equal to scikit-learn's to the last bit.
+"""Accuracy, the cross-validated error curve and the learning curve: scikit-learn's predictions, so its errors.
 
 ``cross_val_score`` refits a classifier for every K and every fold (25 x 10 fits for the seed's odd K up to
 49). Here each fold gets one neighbour query at the largest K, and every K is read off it. Predictions that
 rest on a tie are settled by scikit-learn's own tie-breaking (``services.knn.neighbours.ExactPredictor``),
-so the curves equal ``cross_val_score``'s; they report how many predictions rested on a tie.
+so every prediction equals the refitted classifier's and the curves equal ``cross_val_score``'s (averaging
+the fold errors may round differently in the last bit: the tests allow 1e-12); they report how many
+predictions rested on a tie.
 """
 
 from __future__ import annotations

@@ -9,9 +9,10 @@ Equality with scikit-learn's ``KNeighborsClassifier``:
 
 * the table comes from scikit-learn's own KD-tree with the same metric, so distances are bit-identical to
   the ones the classifier uses with its default ``algorithm="auto"`` (a KD-tree while K < n_train / 2);
-* class scores are accumulated neighbour by neighbour in distance order, exactly as ``predict_proba``
-  does, so probabilities are bit-identical too, and ``argmax`` picks the lowest class on equal votes, as
-  scikit-learn does;
+* class scores are accumulated neighbour by neighbour in distance order, as ``predict_proba`` does, and
+  ``argmax`` picks the lowest class on equal votes, as scikit-learn does. Labels are therefore equal;
+  uniform probabilities (count / K) are equal too, and distance-weighted ones agree to a few ulps (the two
+  sums of 1/d round differently in the last bit on some CPUs' SIMD kernels; the tests allow 1e-12);
 * what is left is which of several *equally distant* training points fill the last places of the K
   nearest. The table orders them by training index (a stable sort); scikit-learn's KD-tree or heap may
   choose others, and its brute-force search (K >= n_train / 2) rounds distances differently in the last
