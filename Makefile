@@ -6,7 +6,7 @@ REQS := requirements.txt requirements-dev.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha256sum | cut -c1-16)
 PORT ?= 8501
 
-.PHONY: run test bench postgis clean
+.PHONY: run test bench fuzz postgis clean
 
 $(STAMP): $(REQS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH)
+
+# Coverage-guided fuzzing of every reader of a visitor's bytes, FUZZ_SECONDS per target (CI runs a short one).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= images map-csv knn-csv geojson geojson-structure weights
+fuzz: $(STAMP)
+	@mkdir -p test-artifacts/fuzz
+	@for t in $(FUZZ_TARGETS); do echo "fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  if $(PY) -m fuzz $$t $(FUZZ_SECONDS) >test-artifacts/fuzz/$$t.log 2>&1; then grep -E '^Done' test-artifacts/fuzz/$$t.log; \
+	  else grep -v '^INFO: Instrumenting' test-artifacts/fuzz/$$t.log | tail -40; exit 1; fi; done
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache

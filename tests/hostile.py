@@ -1,8 +1,8 @@
 """Run one hostile input in a fresh interpreter and measure what it cost: peak RSS above the interpreter's
-own baseline (after the imports the code needs), wall time, and what it printed.
+own baseline (after the imports the code needs), wall time, and what it raised.
 
-A subprocess is the only honest way to measure peak memory of one call: ``ru_maxrss`` of the child covers
-every allocation, numpy's and C libraries' included, and nothing the test process did before.
+A subprocess is the only honest way to measure peak memory of one call: the child's peak resident set
+(``VmHWM``) covers every allocation, numpy's and C libraries' included, and nothing the test process did.
 """
 
 from __future__ import annotations
@@ -16,9 +16,14 @@ from dataclasses import dataclass
 from tests.conftest import ROOT
 
 _HARNESS = """
-import json, resource, sys, time
+import json, sys, time
+def peak_kib():
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent across fork + exec, so a
+    # child of a big test process would start with the parent's peak and see nothing below it.
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 {setup}
-baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+baseline = peak_kib()
 start = time.perf_counter()
 outcome = "ok"
 try:
@@ -26,7 +31,7 @@ try:
 except Exception as exc:  # the outcome is reported, and the test decides whether that type was expected
     outcome = f"{{type(exc).__module__}}.{{type(exc).__qualname__}}: {{exc}}"
 elapsed = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = peak_kib()
 print("HOSTILE" + json.dumps({{"outcome": outcome, "seconds": elapsed, "extra_kib": peak - baseline}}))
 """
 
