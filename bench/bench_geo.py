@@ -5,13 +5,13 @@ BallTree(haversine) queried directly, and, for the record, an R-tree on raw degr
 Goals (issue 3): K = 10 and radius 20 km at least 75x faster than brute force and no slower than the raw
 BallTree; R-tree build under 1.5 s; a click to drawn results under 300 ms of server time.
 
-Timings are best of several interleaved rounds (the machine is shared; noise only ever adds time).
+Timings are best of several interleaved rounds (``bench.common.interleaved_times``; the machine is shared and
+noise only ever adds time).
 """
 
 from __future__ import annotations
 
 import gc
-import math
 import statistics
 import time
 
@@ -20,6 +20,7 @@ import rtree
 from sklearn.neighbors import BallTree
 from streamlit_folium import _get_feature_group_string, _get_header, _get_html, _get_map_string, generate_js_hash
 
+from bench.common import interleaved_times
 from services.geo.benchmark import planar_disagreements, query_points
 from services.geo.index import BACKENDS, ENGINE_NAMES, PointIndex
 from services.geo.mapview import base_map, display_sample, dots_json, outlines_json, results_layer
@@ -35,15 +36,22 @@ SLOW_BATCH = 2  # queries per round for brute force (15 ms each)
 QUERIES = ROUNDS * FAST_BATCH
 
 
-def _batch_ms(run, qlat, qlon) -> float:
-    started = time.perf_counter()
-    for lat, lon in zip(qlat, qlon):
-        run(lat, lon)
-    return (time.perf_counter() - started) / len(qlat) * 1000.0
+def _batches(run, qlat: list[float], qlon: list[float], size: int):
+    """A callable that runs ``run`` over the next ``size`` query points on each call (fresh points per round)."""
+    state = {"start": 0}
+
+    def batch() -> None:
+        start = state["start"] % max(len(qlat) - size, 1)
+        state["start"] = start + size
+        for lat, lon in zip(qlat[start:start + size], qlon[start:start + size]):
+            run(lat, lon)
+
+    return batch
 
 
 def _query_latency(places, qlat, qlon) -> dict[str, dict[str, float]]:
-    """Best per-query time of each engine over interleaved rounds, each round on fresh query points."""
+    """Best per-query time of each engine over rounds interleaved by ``bench.common.interleaved_times``,
+    each round on fresh query points."""
     lat, lon = places["lat"].to_numpy(), places["lon"].to_numpy()
     engines = {name: PointIndex(lat, lon, name) for name in BACKENDS}
     sk_tree = BallTree(np.radians(np.column_stack([lat, lon])), metric="haversine")
@@ -60,20 +68,23 @@ def _query_latency(places, qlat, qlon) -> dict[str, dict[str, float]]:
         lambda a, b: sk_tree.query_radius(np.radians([[a, b]]), r=radius),
     )
     runs["planar"] = (lambda a, b: list(planar.nearest((b, a, b, a), K)), None)
-    best = {name: {"knn": math.inf, "radius": math.inf} for name in runs}
     qlat, qlon = qlat.tolist(), qlon.tolist()
+    peers, sizes = {}, {}
+    for name, (knn, within) in runs.items():
+        size = SLOW_BATCH if name == "brute" else FAST_BATCH
+        for kind, run in (("knn", knn), ("radius", within)):
+            if run is not None:
+                peers[(name, kind)] = _batches(run, qlat, qlon, size)
+                sizes[(name, kind)] = size
     gc.disable()
     try:
-        for round_ in range(ROUNDS):  # interleaved, so a busy moment hurts every engine alike
-            for name, (knn, within) in runs.items():
-                size = SLOW_BATCH if name == "brute" else FAST_BATCH
-                batch = slice(round_ * size, (round_ + 1) * size)
-                for kind, run in (("knn", knn), ("radius", within)):
-                    if run is not None:
-                        best[name][kind] = min(best[name][kind], _batch_ms(run, qlat[batch], qlon[batch]))
+        times = interleaved_times(peers, ROUNDS)  # a busy moment hurts every engine alike
     finally:
         gc.enable()
-    return {name: {kind: v for kind, v in kinds.items() if v < math.inf} for name, kinds in best.items()}
+    best: dict[str, dict[str, float]] = {name: {} for name in runs}
+    for (name, kind), seconds in times.items():
+        best[name][kind] = min(seconds) / sizes[(name, kind)] * 1000.0
+    return best
 
 
 def _build_seconds(places) -> dict[str, float]:

@@ -2,7 +2,8 @@
 
 For each N: PostGIS load rate (binary COPY, rows/s), GiST index build time, the time a fresh process needs
 before its first answer (PostGIS: attach to the loaded table; R-tree: build in memory), memory, and latency
-p50/p95 over 1,000 random queries for K=10 nearest and for a 20 km radius. Both backends return identical
+p50/p95 over 1,000 random queries for K=10 nearest and for a 20 km radius, the two backends interleaved query by
+query (``bench.common.interleaved_times``) so a busy moment slows both alike. Both backends return identical
 frames (see tests/test_geo_postgis.py), so only speed and footprint differ.
 
     BENCH_POSTGIS_N=1000000,10000000 .venv/bin/python -m bench postgis
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
+from bench.common import interleaved_times
 from scripts.postgis_cluster import LocalCluster
 from services.geo.index import PointIndex
 from services.geo.postgis import PostgisPointStore, synthetic_points
@@ -58,20 +60,33 @@ def _rss_mb() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _latencies(search: Callable[[float, float], pd.DataFrame], queries: pd.DataFrame) -> tuple[np.ndarray, float]:
-    """Per-query wall time in ms, and the mean result size."""
+def _latencies(searches: dict[str, Callable[[float, float], pd.DataFrame]],
+               queries: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Per-query wall time in ms for each backend, interleaved query by query (``bench.common``), and the
+    mean result size; after a warm-up on other points (steady state, not a primed cache)."""
     for lat, lon in synthetic_points(WARMUP_QUERIES, seed=999).itertuples(index=False):
-        search(lat, lon)
-    times, sizes = [], []
-    for lat, lon in queries.itertuples(index=False):
-        started = time.perf_counter()
-        found = search(lat, lon)
-        times.append((time.perf_counter() - started) * 1000)
-        sizes.append(len(found))
-    return np.array(times), float(np.mean(sizes))
+        for search in searches.values():
+            search(lat, lon)
+    points = list(queries.itertuples(index=False))
+    sizes: dict[str, list[int]] = {name: [] for name in searches}
+
+    def peer(name: str) -> Callable[[], None]:
+        position = iter(range(10**12))
+
+        def run() -> None:
+            lat, lon = points[next(position) % len(points)]
+            sizes[name].append(len(searches[name](lat, lon)))
+
+        return run
+
+    times = interleaved_times({name: peer(name) for name in searches}, len(points))
+    return ({name: np.array(seconds) * 1000 for name, seconds in times.items()},
+            {name: float(np.mean(found)) for name, found in sizes.items()})
 
 
-def _postgis_run(dsn: str, points: pd.DataFrame, queries: pd.DataFrame) -> Run:
+def _store(dsn: str, points: pd.DataFrame) -> tuple[PostgisPointStore, dict[str, float], float]:
+    """Load (or reuse) the points in PostGIS; the store attached as a fresh process would, its load
+    timings and the seconds that attach took."""
     marks: dict[str, float] = {}
 
     def progress(fraction: float, message: str) -> None:
@@ -92,32 +107,45 @@ def _postgis_run(dsn: str, points: pd.DataFrame, queries: pd.DataFrame) -> Run:
     store = PostgisPointStore.from_table(dsn, table)
     store.nearest(0.0, 0.0, K)
     ready = time.perf_counter() - attach_started
-    k_ms, _ = _latencies(lambda lat, lon: store.nearest(lat, lon, K), queries)
-    r_ms, hits = _latencies(lambda lat, lon: store.within(lat, lon, RADIUS_KM), queries)
-    with psycopg.connect(dsn) as conn:
-        table_bytes, index_bytes = conn.execute(
-            "SELECT pg_table_size(%s::regclass), pg_indexes_size(%s::regclass)", [table, table]
-        ).fetchone()
-    store.close()
     load = {} if reused else {
         "load_rows_per_s": n / (marks["copied"] - started),
         "index_s": marks["indexed"] - marks["copied"],
         "load_total_s": done - started,
     }
-    return Run("postgis", n, ready, k_ms, r_ms, hits, (table_bytes + index_bytes) / 2**20, extra=load)
+    return store, load, ready
 
 
-def _rtree_run(points: pd.DataFrame, queries: pd.DataFrame) -> Run:
-    gc.collect()
-    before = _rss_mb()
-    started = time.perf_counter()
-    index = PointIndex(points["lat"], points["lon"], backend="rtree")
-    index.nearest(0.0, 0.0, K)
-    ready = time.perf_counter() - started
-    footprint = _rss_mb() - before
-    k_ms, _ = _latencies(lambda lat, lon: index.nearest(lat, lon, K), queries)
-    r_ms, hits = _latencies(lambda lat, lon: index.within(lat, lon, RADIUS_KM), queries)
-    return Run("rtree", len(points), ready, k_ms, r_ms, hits, footprint)
+def _footprint_mb(dsn: str, table: str) -> float:
+    with psycopg.connect(dsn) as conn:
+        table_bytes, index_bytes = conn.execute(
+            "SELECT pg_table_size(%s::regclass), pg_indexes_size(%s::regclass)", [table, table]
+        ).fetchone()
+    return (table_bytes + index_bytes) / 2**20
+
+
+def _runs(dsn: str, points: pd.DataFrame, queries: pd.DataFrame, with_rtree: bool) -> list[Run]:
+    """PostGIS and (when ``with_rtree``) the in-memory R-tree on the same points, timed interleaved."""
+    store, load, pg_ready = _store(dsn, points)
+    searches_k = {"postgis": lambda lat, lon: store.nearest(lat, lon, K)}
+    searches_r = {"postgis": lambda lat, lon: store.within(lat, lon, RADIUS_KM)}
+    if with_rtree:
+        gc.collect()
+        before = _rss_mb()
+        started = time.perf_counter()
+        index = PointIndex(points["lat"], points["lon"], backend="rtree")
+        index.nearest(0.0, 0.0, K)
+        rt_ready = time.perf_counter() - started
+        rt_footprint = _rss_mb() - before
+        searches_k["rtree"] = lambda lat, lon: index.nearest(lat, lon, K)
+        searches_r["rtree"] = lambda lat, lon: index.within(lat, lon, RADIUS_KM)
+    k_ms, _ = _latencies(searches_k, queries)
+    r_ms, hits = _latencies(searches_r, queries)
+    runs = [Run("postgis", len(points), pg_ready, k_ms["postgis"], r_ms["postgis"], hits["postgis"],
+                _footprint_mb(dsn, store.table), extra=load)]
+    store.close()
+    if with_rtree:
+        runs.append(Run("rtree", len(points), rt_ready, k_ms["rtree"], r_ms["rtree"], hits["rtree"], rt_footprint))
+    return runs
 
 
 def _fmt(value: float, digits: int = 2) -> str:
@@ -185,9 +213,7 @@ def main() -> None:
     try:
         for n in sizes:
             points = synthetic_points(n, seed=0)
-            runs.append(_postgis_run(dsn, points, queries))
-            if n <= embedded_max:
-                runs.append(_rtree_run(points, queries))
+            runs.extend(_runs(dsn, points, queries, with_rtree=n <= embedded_max))
             del points
     finally:
         if cluster is not None:

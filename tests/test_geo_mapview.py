@@ -77,6 +77,17 @@ def test_base_map_is_the_same_component_between_queries():
     first = generate_js_hash(_get_map_string(base_map(OUTLINES, "outlines", None)), "nn_map")
     second = generate_js_hash(_get_map_string(base_map(OUTLINES, "outlines", None)), "nn_map")
     assert first == second
+    # What the page does per query: the same base map, plus a results layer for that query, rendered as
+    # st_folium renders them. The query reaches the browser through the layer only.
+    hashes, layers = set(), set()
+    for lat, lon in [(48.85, 2.35), (-33.87, 151.21), (0.0, 179.9)]:
+        fmap = base_map(OUTLINES, "outlines", None)
+        layer = results_layer(lat, lon, _results(["a", "b"]), radius_km=20.0)
+        fmap.get_root().render()  # in st_folium's order: the map's script first, then the layer's
+        hashes.add(generate_js_hash(_get_map_string(fmap), "nn_map"))
+        layers.add(_get_feature_group_string(layer, fmap))
+    assert len(layers) == 3, "each query must change the results layer"
+    assert len(hashes) == 1, "the map's own script (and so the component) must not change with the query"
 
 
 def test_real_outlines_render_quickly_enough_to_embed():

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import hashlib
-import time
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 from streamlit_folium import st_folium
 
 from components.figure_export import show_figure
 from components.page_header import page_header
 from components.url_state import Param, publish, restore
 from views.catalog import PageInfo
-from services.geo.benchmark import BENCH_BACKENDS, DEFAULT_SIZES, planar_disagreements, query_points, scaling_benchmark
-from services.geo.index import BACKENDS, ENGINE_NAMES, POSTGIS, PointIndex
+from services.geo.benchmark import BENCH_BACKENDS, DEFAULT_SIZES, page_benchmark
+from services.geo.engine import BACKENDS, ENGINE_NAMES, POSTGIS, load_postgis
+from services.geo.errors import BackendError, BackendUnavailable, GeoError, PointsFileError
+from services.geo.figures import benchmark_figure, planar_sentence, results_summary, speedup_caption
+from services.geo.index import PointIndex
 from services.geo.mapview import (
     BASE_MAPS,
     MAX_DRAWN_RESULTS,
+    MERCATOR_MAX_LAT,
     base_map,
+    clicked_query,
     display_sample,
     dots_json,
     leaflet_assets,
@@ -31,17 +33,17 @@ from services.geo.mapview import (
 from services.geo.places import (
     POPULATION_THRESHOLDS,
     LoadedPoints,
-    PointsFileError,
     country_outlines,
     find_places,
     guess_coordinate_columns,
+    place_label,
     points_from_table,
     read_geojson_points,
     read_table,
     world_places,
 )
-from services.geo.search import MODES, results_table, search
-from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM, wrap_longitude
+from services.geo.search import MODES, results_table, timed_search
+from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM
 
 TITLE = "Nearest-neighbour map"
 MAP_KEY = "nn_map"
@@ -124,7 +126,7 @@ def cached_geojson(digest: str, _data: bytes) -> LoadedPoints:
 def cached_index(dataset_key: str, engine: str, _lat: np.ndarray, _lon: np.ndarray, dsn: str | None) -> PointIndex:
     """One index per dataset and engine, kept across reruns and sessions (``dataset_key`` names the data)."""
     if engine == POSTGIS:
-        return PointIndex(_lat, _lon, POSTGIS, dsn=dsn, table=_table_name(dataset_key))
+        return PointIndex(_lat, _lon, POSTGIS, dsn=dsn, table=load_postgis().dataset_table(dataset_key))
     return PointIndex(_lat, _lon, engine)
 
 
@@ -141,13 +143,7 @@ def cached_find(dataset_key: str, text: str, _places: pd.DataFrame) -> pd.DataFr
 
 @st.cache_data(show_spinner=False, ttl=30)
 def cached_connection_problem(dsn: str) -> str | None:
-    from services.geo.postgis import connection_problem
-
-    return connection_problem(dsn)
-
-
-def _table_name(dataset_key: str) -> str:
-    return "nn_" + hashlib.sha256(dataset_key.encode()).hexdigest()[:16]
+    return load_postgis().connection_problem(dsn)
 
 
 # --- PostGIS availability --------------------------------------------------------------------------------
@@ -156,22 +152,18 @@ def _table_name(dataset_key: str) -> str:
 def postgis_status() -> tuple[str | None, str]:
     """(usable DSN or None, a sentence for the engine picker). Never shows the password."""
     try:
-        from services.geo import postgis
-    except Exception as exc:  # the optional module or its driver is missing or broken: say so, carry on
-        return None, f"PostGIS is not available in this installation ({type(exc).__name__}: {exc})."
+        postgis = load_postgis()
+    except BackendUnavailable as exc:  # psycopg is not installed: say so, carry on in memory
+        return None, str(exc)
     dsn = postgis.dsn_from_env() or _secret_dsn()
-    if not dsn:
-        return None, "PostGIS: set `GEO_DSN` (environment or `.streamlit/secrets.toml`) to search a database."
-    problem = cached_connection_problem(dsn)
-    if problem:
-        return None, f"PostGIS at `{postgis.redact_dsn(dsn)}` is not usable: {problem}"
-    return dsn, f"PostGIS at `{postgis.redact_dsn(dsn)}` is ready."
+    status = postgis.postgis_status(dsn, cached_connection_problem(dsn) if dsn else None)
+    return status.dsn, status.note
 
 
 def _secret_dsn() -> str | None:
     try:
         value = st.secrets.get("GEO_DSN")
-    except Exception:  # no secrets file at all is the normal case
+    except FileNotFoundError:  # no (or an unreadable) secrets file: Streamlit's error is one of these
         return None
     return str(value) if value else None
 
@@ -183,11 +175,11 @@ def _apply_map_click() -> None:
     """A new click on the map moves the query point (runs before the coordinate inputs are drawn)."""
     state = st.session_state.get(MAP_KEY)
     click = state.get("last_clicked") if isinstance(state, dict) else None
-    if not click or click == st.session_state.get("_nn_handled_click"):
+    query = clicked_query(click)
+    if query is None or click == st.session_state.get("_nn_handled_click"):
         return
     st.session_state["_nn_handled_click"] = click
-    st.session_state["nn_lat"] = round(min(90.0, max(-90.0, float(click["lat"]))), 6)
-    st.session_state["nn_lon"] = round(float(wrap_longitude(float(click["lng"]))), 6)
+    st.session_state["nn_lat"], st.session_state["nn_lon"] = query
 
 
 def _center_on_query() -> None:
@@ -267,7 +259,7 @@ def _choose_query(dataset_key: str, places: pd.DataFrame) -> None:
         if matches.empty:
             st.caption(f"No place name contains “{text.strip()}”.")
         else:
-            labels = {int(row): _place_label(places, int(row)) for row in matches.index}
+            labels = {int(row): place_label(places, int(row)) for row in matches.index}
             st.selectbox(
                 f"{len(matches)} match{'es' if len(matches) != 1 else ''}", list(labels), format_func=labels.get,
                 index=None, placeholder="Choose one to move the query point there", key="nn_place",
@@ -279,12 +271,6 @@ def _choose_query(dataset_key: str, places: pd.DataFrame) -> None:
     right.number_input("Longitude (°)", min_value=-180.0, max_value=180.0, step=0.01, format="%.5f",
                        key="nn_lon", on_change=_center_on_query)
     st.caption("Or click the map.")
-
-
-def _place_label(places: pd.DataFrame, row: int) -> str:
-    label = f"{places['name'].iloc[row]} · {places['country'].iloc[row]}".rstrip(" ·")
-    population = places["population"].iloc[row]
-    return label + (f" · pop. {int(population):,}" if pd.notna(population) and population > 0 else "")
 
 
 def _choose_search(size: int) -> tuple[str, int, float]:
@@ -357,47 +343,20 @@ def _benchmark_panel() -> None:
         )
         if st.button("Run benchmark", icon=":material/play_arrow:", key="nn_bench_run", disabled=not engines):
             places = cached_world_places(500)
-            lat, lon = places["lat"].to_numpy(), places["lon"].to_numpy()
             progress = st.progress(0.0, text="Starting…")
-            sizes = [n for n in DEFAULT_SIZES if n <= largest]
-            result = scaling_benchmark(
-                lat, lon, sizes, engines, queries=int(queries), k=10,
+            st.session_state["nn_bench_result"] = page_benchmark(
+                places["lat"].to_numpy(), places["lon"].to_numpy(), largest, engines, queries=int(queries),
                 on_progress=lambda done, step: progress.progress(done, text=f"Timing {step}"),
             )
-            subset = np.random.default_rng(0).permutation(len(lat))[:largest]
-            qlat, qlon = query_points(lat[subset], lon[subset], 200, seed=7)
-            wrong = planar_disagreements(lat[subset], lon[subset], qlat, qlon, 10)
             progress.empty()
-            st.session_state["nn_bench_result"] = (result, wrong, largest)
         if "nn_bench_result" in st.session_state:
-            result, wrong, largest = st.session_state["nn_bench_result"]
-            _benchmark_figure(result)
-            st.markdown(
-                f"A planar R-tree on raw degrees (fast, but not great-circle) returned a wrong 10-nearest set "
-                f"for **{wrong} of 200** random query points at N = {largest:,}."
-            )
-
-
-def _benchmark_figure(result: pd.DataFrame) -> None:
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Index build time", "Time per K = 10 query"))
-    colors = {"brute": "#d62728", "rtree": "#1f77b4", "strtree": "#2ca02c", "balltree": "#9467bd"}
-    for engine, rows in result.groupby("backend", sort=False):
-        style = dict(mode="lines+markers", name=ENGINE_NAMES[engine], legendgroup=engine,
-                     line=dict(color=colors.get(engine)))
-        fig.add_trace(go.Scatter(x=rows["n"], y=rows["build_s"] * 1000, **style), row=1, col=1)
-        fig.add_trace(go.Scatter(x=rows["n"], y=rows["query_ms"], showlegend=False, **style), row=1, col=2)
-    fig.update_xaxes(title_text="number of places N")
-    fig.update_yaxes(title_text="build (ms)", row=1, col=1)
-    fig.update_yaxes(title_text="per query (ms, log)", type="log", row=1, col=2)
-    fig.update_layout(height=420, margin=dict(t=60, b=40), legend=dict(orientation="h", y=-0.2))
-    show_figure(fig, "nearest-neighbour-benchmark", data=result, key="nn_bench_fig")
-    top = result[result["n"] == result["n"].max()].set_index("backend")
-    if "brute" in top.index:
-        speedups = ", ".join(
-            f"{ENGINE_NAMES[name]} {top.loc['brute', 'query_ms'] / row.query_ms:,.0f}×"
-            for name, row in top.iterrows() if name != "brute"
-        )
-        st.caption(f"Speed-up over brute force per query at N = {int(result['n'].max()):,}: {speedups}.")
+            bench = st.session_state["nn_bench_result"]
+            show_figure(benchmark_figure(bench.timings), "nearest-neighbour-benchmark", data=bench.timings,
+                        key="nn_bench_fig")
+            caption = speedup_caption(bench.timings)
+            if caption:
+                st.caption(caption)
+            st.markdown(planar_sentence(bench))
 
 
 # --- the page ----------------------------------------------------------------------------------------------
@@ -441,35 +400,25 @@ def render() -> None:
     hits = None
     try:
         index = cached_index(dataset_key, engine, places["lat"].to_numpy(), places["lon"].to_numpy(), dsn)
-        started = time.perf_counter()
-        hits = search(index, lat, lon, mode, k, radius)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-    except ValueError as exc:
-        st.error(f"Cannot search: {exc}")
-    except Exception as exc:  # the database backend can fail at any time; the in-memory engines stay usable
-        if engine != POSTGIS:
-            raise
+        hits, elapsed_ms = timed_search(index, lat, lon, mode, k, radius)
+    except BackendError as exc:  # the database can fail at any time; the in-memory engines stay usable
         st.error(f"The PostGIS search failed: {exc}. Pick an in-memory engine to keep going.")
+    except GeoError as exc:
+        st.error(f"Cannot search: {exc}")
 
     table = results_table(places, hits) if hits is not None else None
     with map_column:
         _draw_map(base, cached_dots(dataset_key, dots, places) if dots else None, (lat, lon, table),
                   radius if mode != "nearest" else None)
-        if abs(lat) > 85.0:
+        if abs(lat) > MERCATOR_MAX_LAT:
             st.caption("Web maps (Web Mercator) stop at ±85° latitude; the search itself covers the poles.")
         if table is not None and len(table) > MAX_DRAWN_RESULTS:
             st.caption(f"The map draws the nearest {MAX_DRAWN_RESULTS:,} results; the table lists all {len(table):,}.")
         if table is not None:
-            what = {
-                "nearest": f"the {min(k, len(places)):,} nearest",
-                "radius": f"all within {radius:,.1f} km",
-                "both": f"the {k:,} nearest within {radius:,.1f} km",
-            }[mode]
-            _draw_results(
-                table,
-                f"**{len(table):,} places**: {what} of {len(places):,} to ({lat:.5f}, {lon:.5f}) · "
-                f"{ENGINE_NAMES[engine]} · {elapsed_ms:.2f} ms · great-circle km on a {EARTH_RADIUS_KM} km sphere",
-            )
+            _draw_results(table, results_summary(
+                mode=mode, k=k, radius_km=radius, found=len(table), n_places=len(places), lat=lat, lon=lon,
+                engine=engine, elapsed_ms=elapsed_ms,
+            ))
     _benchmark_panel()
 
 

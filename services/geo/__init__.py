@@ -1,14 +1,26 @@
 """Exact great-circle search over places on the sphere, and the data the map page searches.
 
-The map pieces (``services.geo.mapview``, folium) and the benchmark (``services.geo.benchmark``) are imported
-from their modules; ``services.geo.postgis`` is the optional database engine.
+The map pieces (``services.geo.mapview``, folium), figures (``services.geo.figures``) and the benchmark
+(``services.geo.benchmark``) are imported from their modules; ``services.geo.postgis`` is the optional
+database engine (reach it through ``services.geo.engine.load_postgis``). Layers, leaf first: ``errors`` ->
+``results`` -> ``engine`` -> ``index`` (in-memory engines and the factory) -> ``postgis`` (imported by the
+factory only when asked for) -> ``search`` / ``batch`` -> ``figures`` / ``mapview``.
 """
 
-from services.geo.index import BACKENDS, ENGINE_NAMES, InvalidCoordinatesError, PointIndex
+from services.geo.engine import BACKENDS, ENGINE_NAMES, POSTGIS, Engine
+from services.geo.errors import (
+    BackendError,
+    BackendUnavailable,
+    GeoError,
+    InvalidCoordinatesError,
+    InvalidSearchError,
+    PointsFileError,
+    RequestTooLargeError,
+)
+from services.geo.index import PointIndex, make_engine
 from services.geo.places import (
     POPULATION_THRESHOLDS,
     LoadedPoints,
-    PointsFileError,
     country_outlines,
     find_places,
     guess_coordinate_columns,
@@ -26,12 +38,20 @@ __all__ = [
     "ENGINE_NAMES",
     "MODES",
     "POPULATION_THRESHOLDS",
+    "POSTGIS",
+    "BackendError",
+    "BackendUnavailable",
+    "Engine",
+    "GeoError",
     "InvalidCoordinatesError",
+    "InvalidSearchError",
+    "RequestTooLargeError",
     "LoadedPoints",
     "PointIndex",
     "PointsFileError",
     "country_outlines",
     "find_places",
+    "make_engine",
     "geodesic_circle",
     "great_circle_path",
     "guess_coordinate_columns",

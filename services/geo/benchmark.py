@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import rtree
 
-from services.geo.index import BACKENDS, ENGINE_NAMES, PointIndex
+from services.geo.engine import BACKENDS, ENGINE_NAMES
+from services.geo.errors import InvalidSearchError
+from services.geo.index import PointIndex
 from services.geo.sphere import haversine_km, wrap_longitude
 
 #: Engines in the figure, in legend order.
@@ -56,12 +59,12 @@ def scaling_benchmark(
     """
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown:
-        raise ValueError(f"unknown engine(s) {unknown}; choose from {', '.join(BACKENDS)}")
+        raise InvalidSearchError(f"unknown engine(s) {unknown}; choose from {', '.join(BACKENDS)}")
     if queries < 1:
-        raise ValueError("at least one query is needed")
+        raise InvalidSearchError("at least one query is needed")
     sizes = sorted({min(int(n), len(lat)) for n in sizes if n >= 1})
     if not sizes:
-        raise ValueError("choose at least one size")
+        raise InvalidSearchError("choose at least one size")
     order = np.random.default_rng(seed).permutation(len(lat))
     qlat, qlon = query_points(lat, lon, queries, seed + 1)
     rows = []
@@ -92,3 +95,31 @@ def planar_disagreements(lat: np.ndarray, lon: np.ndarray, qlat: np.ndarray, qlo
         exact_km = exact.nearest(a, b, k)["distance_km"].to_numpy()
         wrong += not np.allclose(planar_km, exact_km, rtol=0, atol=1e-9)
     return wrong
+
+
+#: Random query points the page's planar-R-tree check uses.
+PLANAR_PROBES = 200
+
+
+@dataclass(frozen=True)
+class PageBenchmark:
+    """What the page's benchmark panel shows: the scaling table and the planar R-tree's wrong answers."""
+
+    timings: pd.DataFrame
+    planar_wrong: int
+    largest: int
+    probes: int = PLANAR_PROBES
+
+
+def page_benchmark(
+    lat: np.ndarray, lon: np.ndarray, largest: int, backends: Sequence[str], *, queries: int, k: int = 10,
+    on_progress: Progress | None = None,
+) -> PageBenchmark:
+    """The panel's run: :func:`scaling_benchmark` over the default sizes up to ``largest``, then how often a
+    planar R-tree on degrees gets the K nearest wrong on a ``largest``-place subset."""
+    sizes = [n for n in DEFAULT_SIZES if n <= largest] or [largest]
+    timings = scaling_benchmark(lat, lon, sizes, backends, queries=queries, k=k, on_progress=on_progress)
+    subset = np.random.default_rng(0).permutation(len(lat))[:largest]
+    qlat, qlon = query_points(lat[subset], lon[subset], PLANAR_PROBES, seed=7)
+    wrong = planar_disagreements(lat[subset], lon[subset], qlat, qlon, k)
+    return PageBenchmark(timings, wrong, largest)

@@ -18,113 +18,41 @@ import numpy as np
 import pandas as pd
 import rtree
 import shapely
-from pandas.api.internals import create_dataframe_from_blocks
 from sklearn.neighbors import BallTree
 
+from services.geo.engine import BACKENDS, ENGINE_NAMES, POSTGIS, Engine, load_postgis
+from services.geo.errors import InvalidCoordinatesError, InvalidSearchError
+from services.geo.results import (
+    RESULT_COLUMNS,
+    rank,
+    ranked,
+    result_frame,
+    validate_k,
+    validate_points,
+    validate_query,
+    validate_radius,
+)
 from services.geo.sphere import EARTH_RADIUS_KM, haversine_km, unit_vector, unit_vectors
 
-#: Engines that run in this process: name -> what the page says about it.
-BACKENDS: dict[str, str] = {
-    "rtree": "R-tree (rtree / libspatialindex) over 3-D unit vectors, refined by great-circle distance",
-    "strtree": "STRtree (shapely / GEOS) over lon/lat, windows split at ±180°, refined by great-circle distance",
-    "balltree": "Ball tree (scikit-learn, haversine metric), refined by great-circle distance",
-    "brute": "Brute force: great-circle distance to every point (the reference)",
-}
-#: Short names for legends and pickers.
-ENGINE_NAMES: dict[str, str] = {
-    "rtree": "R-tree",
-    "strtree": "STRtree",
-    "balltree": "BallTree",
-    "brute": "Brute force",
-    "postgis": "PostGIS",
-}
-#: The database engine, built by ``services.geo.postgis`` when a server is configured.
-POSTGIS = "postgis"
+__all__ = [
+    "BACKENDS",
+    "ENGINE_NAMES",
+    "POSTGIS",
+    "RESULT_COLUMNS",
+    "Engine",
+    "InvalidCoordinatesError",
+    "PointIndex",
+    "make_engine",
+    "rank",
+    "result_frame",
+    "validate_points",
+    "validate_query",
+]
 
-RESULT_COLUMNS = pd.Index(["idx", "distance_km"])
 # Slack that keeps a candidate window a strict superset despite rounding: 1e-9 of the unit sphere's
 # chord is 6 mm on Earth, far above float64 error and far below anything a map can show.
 _CHORD_SLACK = 1e-9
 _ANGLE_SLACK = 1e-6  # radians (6 m), for windows built from angles (STRtree boxes, ball-tree radii)
-
-
-class InvalidCoordinatesError(ValueError):
-    """Points or a query with missing or out-of-range coordinates; ``rows`` holds the offending positions."""
-
-    def __init__(self, message: str, rows: np.ndarray | None = None):
-        super().__init__(message)
-        self.rows = np.array([], dtype=np.int64) if rows is None else rows
-
-
-def result_frame(idx: np.ndarray, distance_km: np.ndarray) -> pd.DataFrame:
-    """The ``idx`` / ``distance_km`` frame every search returns.
-
-    Built from blocks because the plain ``pd.DataFrame({...})`` constructor costs ~0.2 ms here, more than
-    the whole indexed search it would wrap.
-    """
-    idx = np.ascontiguousarray(idx, dtype=np.int64)
-    distance_km = np.ascontiguousarray(distance_km, dtype=np.float64)
-    return create_dataframe_from_blocks(
-        [(idx.reshape(1, -1), np.array([0])), (distance_km.reshape(1, -1), np.array([1]))],
-        index=pd.RangeIndex(len(idx)),
-        columns=RESULT_COLUMNS,
-    )
-
-
-def validate_points(lat, lon) -> tuple[np.ndarray, np.ndarray]:
-    """Float arrays of the coordinates, or an :class:`InvalidCoordinatesError` naming the bad rows."""
-    lat = np.asarray(lat, dtype=float).ravel()
-    lon = np.asarray(lon, dtype=float).ravel()
-    if lat.shape != lon.shape:
-        raise InvalidCoordinatesError(f"latitude and longitude differ in length ({lat.size} vs {lon.size})")
-    bad_lat = ~(np.abs(lat) <= 90.0)  # also catches NaN
-    bad_lon = ~(np.abs(lon) <= 180.0)
-    bad = np.flatnonzero(bad_lat | bad_lon)
-    if bad.size:
-        shown = "; ".join(_describe_bad_row(i, lat[i], lon[i]) for i in bad[:10])
-        more = f" (and {bad.size - 10} more)" if bad.size > 10 else ""
-        raise InvalidCoordinatesError(
-            f"{bad.size} of {lat.size} points have invalid coordinates: {shown}{more}", rows=bad
-        )
-    return np.ascontiguousarray(lat), np.ascontiguousarray(lon)
-
-
-def _describe_bad_row(row: int, lat: float, lon: float) -> str:
-    problems = []
-    for name, value, limit in (("lat", lat, 90), ("lon", lon, 180)):
-        if not math.isfinite(value):
-            problems.append(f"{name} is missing" if math.isnan(value) else f"{name} is {value}")
-        elif abs(value) > limit:
-            problems.append(f"{name} {value:g} is outside [-{limit}, {limit}]")
-    return f"row {row}: " + ", ".join(problems)
-
-
-def validate_query(lat, lon) -> tuple[float, float]:
-    try:
-        lat, lon = float(lat), float(lon)
-    except (TypeError, ValueError):
-        raise InvalidCoordinatesError(f"query point must be two numbers, got {lat!r}, {lon!r}") from None
-    if not abs(lat) <= 90.0:
-        raise InvalidCoordinatesError(f"query latitude {lat} is outside [-90, 90]")
-    if not abs(lon) <= 180.0:
-        raise InvalidCoordinatesError(f"query longitude {lon} is outside [-180, 180]")
-    return lat, lon
-
-
-def _validate_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a whole number of at least 1, got {k!r}")
-    return int(k)
-
-
-def _validate_radius(radius_km) -> float:
-    try:
-        radius = float(radius_km)
-    except (TypeError, ValueError):
-        raise ValueError(f"radius must be a number of km, got {radius_km!r}") from None
-    if not (radius >= 0.0 and math.isfinite(radius)):
-        raise ValueError(f"radius must be a finite number of km, at least 0, got {radius_km!r}")
-    return radius
 
 
 class PointIndex:
@@ -137,11 +65,11 @@ class PointIndex:
     def __init__(self, lat, lon, backend: str = "rtree", *, dsn: str | None = None, table: str = "points"):
         if backend not in BACKENDS and backend != POSTGIS:
             known = ", ".join([*BACKENDS, POSTGIS])
-            raise ValueError(f"unknown backend {backend!r}; choose one of {known}")
+            raise InvalidSearchError(f"unknown backend {backend!r}; choose one of {known}")
         self.lat, self.lon = validate_points(lat, lon)
         self.backend = backend
         started = time.perf_counter()
-        self._engine = _build_engine(backend, self.lat, self.lon, dsn=dsn, table=table)
+        self._engine = make_engine(backend, self.lat, self.lon, dsn=dsn, table=table)
         self.build_seconds = time.perf_counter() - started
 
     def __len__(self) -> int:
@@ -153,27 +81,29 @@ class PointIndex:
     def nearest(self, lat: float, lon: float, k: int) -> pd.DataFrame:
         """The ``k`` points closest to (lat, lon); all points when ``k`` exceeds their number."""
         lat, lon = validate_query(lat, lon)
-        return self._engine.nearest(lat, lon, _validate_k(k))
+        return self._engine.nearest(lat, lon, validate_k(k))
 
     def within(self, lat: float, lon: float, radius_km: float) -> pd.DataFrame:
         """Every point at most ``radius_km`` from (lat, lon)."""
         lat, lon = validate_query(lat, lon)
-        return self._engine.within(lat, lon, _validate_radius(radius_km))
+        return self._engine.within(lat, lon, validate_radius(radius_km))
 
 
-def _build_engine(backend: str, lat: np.ndarray, lon: np.ndarray, *, dsn: str | None, table: str):
+def make_engine(backend: str, lat: np.ndarray, lon: np.ndarray, *, dsn: str | None = None,
+                table: str = "points") -> Engine:
+    """The one factory that knows the backends: an engine over validated points."""
     if backend == POSTGIS:
         if not dsn:
-            raise ValueError("the postgis backend needs a dsn (connection string)")
-        from services.geo.postgis import PostgisPointStore  # optional: psycopg and a server
-
-        return PostgisPointStore.from_points(dsn, lat, lon, table=table)
-    engines: dict[str, Callable[[np.ndarray, np.ndarray], _Engine]] = {
+            raise InvalidSearchError("the postgis backend needs a dsn (connection string)")
+        return load_postgis().PostgisPointStore.from_points(dsn, lat, lon, table=table)
+    engines: dict[str, Callable[[np.ndarray, np.ndarray], Engine]] = {
         "rtree": _RTreeEngine,
         "strtree": _STRtreeEngine,
         "balltree": _BallTreeEngine,
         "brute": _BruteEngine,
     }
+    if backend not in engines:
+        raise InvalidSearchError(f"unknown backend {backend!r}; choose one of {', '.join([*engines, POSTGIS])}")
     return engines[backend](lat, lon)
 
 
@@ -200,13 +130,11 @@ class _Engine:
         return haversine_km(lat, lon, self.lat[rows], self.lon[rows])
 
     def ranked(self, rows: np.ndarray, dist: np.ndarray, k: int | None = None) -> pd.DataFrame:
-        """Rows ordered by (distance, idx), cut to the first ``k``."""
-        if k is not None and rows.size > 4 * k + 64:
-            kth = np.partition(dist, k - 1)[k - 1]
-            keep = dist <= kth
-            rows, dist = rows[keep], dist[keep]
-        order = np.lexsort((rows, dist))[:k]
-        return result_frame(rows[order], dist[order])
+        """Rows ordered by (distance, idx), cut to the first ``k`` (the shared rule in ``results``)."""
+        return ranked(rows, dist, k)
+
+    def __len__(self) -> int:
+        return self.size
 
     def everything(self, lat: float, lon: float, k: int | None = None) -> pd.DataFrame:
         return self.ranked(np.arange(self.size), self.distances(None, lat, lon), k)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,7 +20,8 @@ import pandas as pd
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-from services.geo.sphere import geodesic_circle, great_circle_path, longitude_near
+from services.geo.errors import InvalidSearchError
+from services.geo.sphere import geodesic_circle, great_circle_path, longitude_near, wrap_longitude
 
 #: Base maps: key -> (label, tile URL or None, attribution).
 BASE_MAPS: dict[str, tuple[str, str | None, str]] = {
@@ -37,6 +39,8 @@ BASE_MAPS: dict[str, tuple[str, str | None, str]] = {
 }
 #: Where the map opens; the view then follows the query through streamlit-folium's ``center``.
 HOME_VIEW = ((30.0, 10.0), 3)
+#: Web Mercator, what web maps draw, ends at this latitude (atan(sinh(pi)) in degrees).
+MERCATOR_MAX_LAT = 85.0511287798
 #: Most result markers and lines drawn (the table still lists every result).
 MAX_DRAWN_RESULTS = 500
 
@@ -266,12 +270,26 @@ def display_sample(places: pd.DataFrame, max_points: int) -> pd.DataFrame:
     return places.iloc[np.sort(keep)]
 
 
+def clicked_query(click: object) -> tuple[float, float] | None:
+    """The query point of a map click as streamlit-folium reports it (``{"lat", "lng"}``, longitude possibly
+    on a repeated world copy beyond ±180), rounded to 1e-6° (~0.1 m); None when it is not a click."""
+    if not isinstance(click, dict):
+        return None
+    try:
+        lat, lng = float(click["lat"]), float(click["lng"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lng)):
+        return None
+    return round(min(90.0, max(-90.0, lat)), 6), round(float(wrap_longitude(lng)), 6)
+
+
 def base_map(outlines: str | None, base: str, dots: str | None, *, height: int = 560) -> folium.Map:
     """The map without any query: outlines (always, so a failed tile load still leaves a map), optional
     tiles, and a sample of places as canvas dots (``outlines`` / ``dots`` from :func:`outlines_json` /
     :func:`dots_json`)."""
     if base not in BASE_MAPS:
-        raise ValueError(f"unknown base map {base!r}; choose one of {', '.join(BASE_MAPS)}")
+        raise InvalidSearchError(f"unknown base map {base!r}; choose one of {', '.join(BASE_MAPS)}")
     (lat, lon), zoom = HOME_VIEW
     fmap = LeafletMap(
         location=[lat, lon],

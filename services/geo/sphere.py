@@ -12,6 +12,8 @@ import math
 import numpy as np
 import shapely
 
+from services.geo.errors import InvalidSearchError
+
 #: IUGG mean Earth radius R1 in km (the radius of the sphere every distance here is measured on).
 EARTH_RADIUS_KM = 6371.0088
 #: Half the circumference: no two points on the sphere are farther apart.
@@ -97,7 +99,7 @@ def geodesic_circle(
     antipodal disc. So a flat map shows the true disc instead of a band across the whole world.
     """
     if not (radius_km > 0 and math.isfinite(radius_km)):
-        raise ValueError(f"radius must be a positive number of km, got {radius_km!r}")
+        raise InvalidSearchError(f"radius must be a positive number of km, got {radius_km!r}")
     world = shapely.box(-180.0, -90.0, 180.0, 90.0)
     if radius_km >= MAX_DISTANCE_KM:
         disc = world
