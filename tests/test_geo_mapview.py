@@ -167,3 +167,99 @@ def test_display_sample_takes_the_most_populous():
 def test_dots_are_rounded_pairs():
     dots = json.loads(dots_json(pd.DataFrame({"lat": [1.23456, 5.0], "lon": [-179.99999, 10.0]})))
     assert dots == [[1.235, -180.0], [5.0, 10.0], [1.235, 180.0]]  # near ±180 also one turn over
+
+
+# --- fitting the view to the results (issue 17, defect 4) ----------------------------------------------
+
+from services.geo.mapview import MERCATOR_MAX_LAT, MIN_VIEW_KM, clicked_query, fit_bounds, marker_radius  # noqa: E402
+from services.geo.sphere import geodesic_circle, haversine_km  # noqa: E402
+
+
+def _inside(bounds, lat, lon):
+    (south, west), (north, east) = bounds
+    return south - 1e-9 <= lat <= north + 1e-9 and west - 1e-9 <= lon <= east + 1e-9
+
+
+def test_the_view_holds_the_query_and_every_result():
+    lats, lons = [48.86, 48.9, 49.5, 47.2], [2.35, 2.4, 3.1, 1.0]
+    bounds = fit_bounds(48.8566, 2.3522, lats, lons)
+    assert all(_inside(bounds, a, b) for a, b in zip(lats, lons)) and _inside(bounds, 48.8566, 2.3522)
+    (south, west), (north, east) = bounds
+    assert north - south < 3 and east - west < 3  # tight: not the whole of Europe
+
+
+def test_results_within_two_km_still_get_the_minimum_extent():
+    (south, west), (north, east) = fit_bounds(48.8566, 2.3522, [48.86], [2.36])
+    height_km = haversine_km(south, 2.35, north, 2.35)
+    width_km = haversine_km(48.8566, west, 48.8566, east)
+    assert MIN_VIEW_KM * 0.99 <= height_km <= MIN_VIEW_KM * 1.01
+    assert MIN_VIEW_KM * 0.99 <= width_km <= MIN_VIEW_KM * 1.01
+
+
+def test_across_the_antimeridian_the_box_runs_past_180_instead_of_round_the_world():
+    bounds = fit_bounds(0.0, 179.9, [0.5, -1.0, 2.0], [-179.5, 179.0, -178.0])
+    (south, west), (north, east) = bounds
+    assert west > 170 and east > 180 and east - west < 10
+    assert _inside(bounds, 0.5, -179.5 + 360) and _inside(bounds, 0.0, 179.9)
+    circle = geodesic_circle(0.0, 179.9, 1000.0, split_at_antimeridian=False)
+    (south, west), (north, east) = fit_bounds(0.0, 179.9, [], [], circle)
+    assert 170 < west < 171.1 and 188.8 < east < 190 and -9.1 < south < -8.9 and 8.9 < north < 9.1
+
+
+@pytest.mark.parametrize("query_lat", [89.9, -89.9, 90.0])
+def test_near_a_pole_the_box_stays_on_the_web_map(query_lat):
+    side = 1 if query_lat > 0 else -1
+    lats = [side * 80.0, side * 78.2, side * 82.5]
+    lons = [-60.0, 15.6, 120.0]
+    (south, west), (north, east) = fit_bounds(query_lat, 10.0, lats, lons)
+    assert -MERCATOR_MAX_LAT <= south < north <= MERCATOR_MAX_LAT
+    assert south <= min(lats) and north >= max(lats)
+    assert east - west == pytest.approx(360.0) or all(west <= lon <= east for lon in lons)
+    # Alone at the pole: still a box with some height on the map, not an empty strip past its edge.
+    (south, _), (north, _) = fit_bounds(query_lat, 10.0, [], [])
+    assert north - south > 0.5
+
+
+def test_a_circle_larger_than_a_hemisphere_shows_the_world():
+    circle = geodesic_circle(10.0, 20.0, 15000.0, split_at_antimeridian=False)
+    (south, west), (north, east) = fit_bounds(10.0, 20.0, [], [], circle)
+    assert east - west == pytest.approx(360.0) and south == pytest.approx(-MERCATOR_MAX_LAT, abs=1e-4)
+
+
+def test_many_results_are_drawn_smaller():
+    assert marker_radius(10) > marker_radius(60) > marker_radius(300)
+
+
+def test_results_layer_fits_the_view_and_sizes_markers():
+    fmap = base_map(OUTLINES, "outlines", None)
+    many = _results([f"p{i}" for i in range(300)])
+    script = _get_feature_group_string(results_layer(48.85, 2.35, many, radius_km=None), fmap)
+    payload = json.loads(re.search(r"\}\)\(feature_group_feature_group_0, (\{.*\})\);", script, re.S)[1])
+    assert payload["marker_radius"] == marker_radius(300)
+    (south, _), (north, _) = payload["bounds"]
+    assert south <= 48.85 and north >= 48.9 + 299 / 10
+    assert "fitBounds(data.bounds" in script
+
+
+def test_outlines_travel_compactly_and_decode_to_the_same_vertices():
+    geojson = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "MultiPolygon", "coordinates": [
+            [[[179.5, -16.1], [180.0, -16.1], [180.0, -17.0], [179.5, -16.1]]], [[[-1.25, 2.5], [3.0, 4.0], [0.0, 0.5], [-1.25, 2.5]]]]}}
+    ]}
+    packed = json.loads(outlines_json(geojson))
+    ring = packed["shapes"][0]["polygons"][1][0]
+    x = y = 0
+    decoded = []
+    for dx, dy in zip(ring[::2], ring[1::2]):  # what the layer's JavaScript does
+        x, y = x + dx, y + dy
+        decoded.append([x / packed["scale"], y / packed["scale"]])
+    assert decoded == [[-1.25, 2.5], [3.0, 4.0], [0.0, 0.5], [-1.25, 2.5]]
+    real = outlines_json(country_outlines())
+    assert len(real) < 0.5 * len(json.dumps(country_outlines(), separators=(",", ":")))
+
+
+def test_map_clicks_become_query_points():
+    assert clicked_query({"lat": -18.14, "lng": 178.44 - 360.0}) == (-18.14, 178.44)
+    assert clicked_query({"lat": 95.0, "lng": 0.0}) == (90.0, 0.0)
+    assert clicked_query(None) is None and clicked_query({"lat": "x", "lng": 1}) is None
+    assert clicked_query({"lat": float("nan"), "lng": 1.0}) is None

@@ -16,7 +16,7 @@ from views.catalog import PageInfo
 from services.geo.benchmark import BENCH_BACKENDS, DEFAULT_SIZES, page_benchmark
 from services.geo.engine import BACKENDS, ENGINE_NAMES, POSTGIS, load_postgis
 from services.geo.errors import BackendError, BackendUnavailable, GeoError, PointsFileError
-from services.geo.figures import benchmark_figure, planar_sentence, results_summary, speedup_caption
+from services.geo.figures import benchmark_figure, planar_sentence, plural, results_summary, speedup_caption
 from services.geo.index import PointIndex
 from services.geo.mapview import (
     BASE_MAPS,
@@ -37,12 +37,13 @@ from services.geo.places import (
     find_places,
     guess_coordinate_columns,
     place_label,
+    place_query,
     points_from_table,
     read_geojson_points,
     read_table,
     world_places,
 )
-from services.geo.search import MODES, results_table, timed_search
+from services.geo.search import MODES, results_table, table_columns, timed_search
 from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM
 
 TITLE = "Nearest-neighbour map"
@@ -135,6 +136,12 @@ def cached_dots(dataset_key: str, count: int, _places: pd.DataFrame) -> str:
     return dots_json(display_sample(_places, count))
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def cached_columns(dataset_key: str, _places: pd.DataFrame) -> tuple[str, ...]:
+    """The results-table columns this dataset has values for (no all-empty population or country)."""
+    return table_columns(_places)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_find(dataset_key: str, text: str, _places: pd.DataFrame) -> pd.DataFrame:
     """Name matches, kept so that reruns (clicks, sliders) do not rescan 235k names while text is typed."""
@@ -180,20 +187,19 @@ def _apply_map_click() -> None:
         return
     st.session_state["_nn_handled_click"] = click
     st.session_state["nn_lat"], st.session_state["nn_lon"] = query
+    _forget_place()
 
 
-def _center_on_query() -> None:
-    st.session_state["_nn_view"] = [st.session_state["nn_lat"], st.session_state["nn_lon"]]
+def _forget_place() -> None:
+    """The query moved away from the picked place (typed or clicked): the picker must not still name it."""
+    st.session_state["nn_place"] = None
 
 
 def _go_to_place(places: pd.DataFrame) -> None:
     row = st.session_state.get("nn_place")
     if row is None:
         return
-    st.session_state["nn_lat"] = round(float(places["lat"].iloc[row]), 6)
-    st.session_state["nn_lon"] = round(float(places["lon"].iloc[row]), 6)
-    st.session_state["_nn_view"] = [st.session_state["nn_lat"], st.session_state["nn_lon"]]
-    st.session_state["_nn_zoom"] = 9
+    st.session_state["nn_lat"], st.session_state["nn_lon"] = place_query(places, row)
 
 
 # --- page sections -----------------------------------------------------------------------------------------
@@ -265,11 +271,11 @@ def _choose_query(dataset_key: str, places: pd.DataFrame) -> None:
                 index=None, placeholder="Choose one to move the query point there", key="nn_place",
                 on_change=_go_to_place, args=(places,),
             )
-    left, right = st.columns(2)
-    left.number_input("Latitude (°)", min_value=-90.0, max_value=90.0, step=0.01, format="%.5f", key="nn_lat",
-                      on_change=_center_on_query)
-    right.number_input("Longitude (°)", min_value=-180.0, max_value=180.0, step=0.01, format="%.5f",
-                       key="nn_lon", on_change=_center_on_query)
+    # One above the other: side by side, a projector-width column clips "48.85660" to "48.856".
+    st.number_input("Latitude (°)", min_value=-90.0, max_value=90.0, step=0.01, format="%.5f", key="nn_lat",
+                    on_change=_forget_place)
+    st.number_input("Longitude (°)", min_value=-180.0, max_value=180.0, step=0.01, format="%.5f",
+                    key="nn_lon", on_change=_forget_place)
     st.caption("Or click the map.")
 
 
@@ -280,7 +286,7 @@ def _choose_search(size: int) -> tuple[str, int, float]:
     radius = st.number_input("Radius (km)", min_value=0.1, max_value=round(MAX_DISTANCE_KM, 1), step=5.0,
                              format="%.1f", key="nn_radius", disabled=mode == "nearest")
     if mode != "radius" and k > size:
-        st.caption(f"Only {size:,} places: all of them are returned.")
+        st.caption(f"Only {plural(size, 'place')}: all of them are returned.")
     return mode, int(k), float(radius)
 
 
@@ -323,6 +329,7 @@ def _draw_results(table: pd.DataFrame, summary: str) -> None:
     )
 
 
+@st.fragment
 def _benchmark_panel() -> None:
     with st.expander("Benchmark: brute force vs R-tree vs STRtree vs BallTree", icon=":material/speed:"):
         st.markdown(
@@ -372,11 +379,19 @@ def render() -> None:
         icon=INFO.icon,
     )
     restore(PARAMS)
-    _apply_map_click()
-    st.session_state.setdefault("_nn_view", [st.session_state["nn_lat"], st.session_state["nn_lon"]])
-    st.session_state.setdefault("_nn_zoom", 5)
+    _search_panel()
+    _benchmark_panel()
 
-    controls, map_column = st.columns([1.25, 2.2], gap="large")
+
+@st.fragment
+def _search_panel() -> None:
+    """Controls, map and results: a click or a control reruns this panel only, not the benchmark.
+
+    The map comes first so that on a phone (columns stacked) it sits right under the title; on a wide
+    screen the controls stand beside it and the results table spans the page below both.
+    """
+    _apply_map_click()
+    map_column, controls = st.columns([2.2, 1.35], gap="large")
     with controls:
         dataset = _choose_dataset()
         if dataset is not None:
@@ -386,14 +401,15 @@ def render() -> None:
             _choose_query(dataset_key, places)
             mode, k, radius = _choose_search(len(places))
             engine, dsn = _choose_engine()
-        base = st.selectbox("Base map", list(BASE_MAPS), format_func=lambda key: BASE_MAPS[key][0], key="nn_base")
-        dots = st.slider("Places drawn on the map (most populous first)", 0, 20000, step=500, key="nn_dots",
-                         help="Only for display: every place is searched. Drawn on one canvas, not as markers.")
+        with st.expander("Map display", icon=":material/layers:"):
+            base = st.selectbox("Base map", list(BASE_MAPS), format_func=lambda key: BASE_MAPS[key][0],
+                                key="nn_base")
+            dots = st.slider("Places drawn on the map (most populous first)", 0, 20000, step=500, key="nn_dots",
+                             help="Only for display: every place is searched. Drawn on one canvas, not as markers.")
     publish(PARAMS)
     if dataset is None:
         with map_column:
             _draw_map(base, None, None, None)
-        _benchmark_panel()
         return
 
     lat, lon = float(st.session_state["nn_lat"]), float(st.session_state["nn_lon"])
@@ -406,7 +422,9 @@ def render() -> None:
     except GeoError as exc:
         st.error(f"Cannot search: {exc}")
 
-    table = results_table(places, hits) if hits is not None else None
+    table = None
+    if hits is not None:
+        table = results_table(places, hits, columns=cached_columns(dataset_key, places))
     with map_column:
         _draw_map(base, cached_dots(dataset_key, dots, places) if dots else None, (lat, lon, table),
                   radius if mode != "nearest" else None)
@@ -414,12 +432,11 @@ def render() -> None:
             st.caption("Web maps (Web Mercator) stop at ±85° latitude; the search itself covers the poles.")
         if table is not None and len(table) > MAX_DRAWN_RESULTS:
             st.caption(f"The map draws the nearest {MAX_DRAWN_RESULTS:,} results; the table lists all {len(table):,}.")
-        if table is not None:
-            _draw_results(table, results_summary(
-                mode=mode, k=k, radius_km=radius, found=len(table), n_places=len(places), lat=lat, lon=lon,
-                engine=engine, elapsed_ms=elapsed_ms,
-            ))
-    _benchmark_panel()
+    if table is not None:
+        _draw_results(table, results_summary(
+            mode=mode, k=k, radius_km=radius, found=len(table), n_places=len(places), lat=lat, lon=lon,
+            engine=engine, elapsed_ms=elapsed_ms,
+        ))
 
 
 def _draw_map(base: str, dots: str | None, query, radius_km: float | None) -> None:
@@ -436,9 +453,7 @@ def _draw_map(base: str, dots: str | None, query, radius_km: float | None) -> No
         height=MAP_HEIGHT,
         use_container_width=True,
         returned_objects=["last_clicked"],
-        feature_group_to_add=layers or None,
-        center=st.session_state.get("_nn_view"),
-        zoom=st.session_state.get("_nn_zoom"),
+        feature_group_to_add=layers or None,  # fits the view to the results whenever they change
     )
 
 

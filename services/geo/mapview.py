@@ -39,8 +39,8 @@ BASE_MAPS: dict[str, tuple[str, str | None, str]] = {
 }
 #: Where the map opens; the view then follows the query through streamlit-folium's ``center``.
 HOME_VIEW = ((30.0, 10.0), 3)
-#: Web Mercator, what web maps draw, ends at this latitude (atan(sinh(pi)) in degrees).
-MERCATOR_MAX_LAT = 85.0511287798
+#: Web Mercator, what web maps draw, ends at atan(sinh(pi)) = 85.0511288°; this is a hair inside.
+MERCATOR_MAX_LAT = 85.05112
 #: Most result markers and lines drawn (the table still lists every result).
 MAX_DRAWN_RESULTS = 500
 
@@ -108,15 +108,32 @@ class _ScriptElement(MacroElement):
 
 
 class _Outlines(_ScriptElement):
-    """Country outlines from an embedded GeoJSON, drawn under everything else and never clickable."""
+    """Country outlines from the compact form of :func:`outlines_json`, decoded to GeoJSON in the browser
+    and drawn under everything else, never clickable."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.geoJSON({{ this.geojson }}, {
-            style: {color: "#8a96a8", weight: 0.7, fill: true, fillColor: "#f4f1ea", fillOpacity: {{ this.fill }}},
-            interactive: false
-        }).addTo({{ this._parent.get_name() }});
+        var {{ this.get_name() }} = (function (packed) {
+            function ring(deltas) {
+                var out = [], x = 0, y = 0;
+                for (var i = 0; i < deltas.length; i += 2) {
+                    x += deltas[i]; y += deltas[i + 1];
+                    out.push([x / packed.scale, y / packed.scale]);
+                }
+                return out;
+            }
+            var features = packed.shapes.map(function (shape) {
+                var polygons = shape.polygons.map(function (rings) { return rings.map(ring); });
+                return {type: "Feature", properties: {}, geometry: shape.type === "Polygon"
+                    ? {type: "Polygon", coordinates: polygons[0]}
+                    : {type: "MultiPolygon", coordinates: polygons}};
+            });
+            return L.geoJSON({type: "FeatureCollection", features: features}, {
+                style: {color: "#8a96a8", weight: 0.7, fill: true, fillColor: "#f4f1ea", fillOpacity: {{ this.fill }}},
+                interactive: false
+            });
+        })({{ this.geojson }}).addTo({{ this._parent.get_name() }});
         {% if this.ocean -%}
         {{ this._parent.get_name() }}.getContainer().style.background = "{{ this.ocean }}";
         {%- endif %}
@@ -204,22 +221,29 @@ class _Results(_ScriptElement):
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = (function (group, data) {
             var renderer = L.canvas({padding: 0.5});
+            data.paths.forEach(function (path) {
+                L.polyline(path, {color: data.result_color, weight: data.line_weight, opacity: 0.7,
+                                  interactive: false, renderer: renderer}).addTo(group);
+            });
+            data.results.forEach(function (r) {
+                L.circleMarker([r[0], r[1]], {radius: data.marker_radius, color: "#fff",
+                                              weight: data.marker_radius > 4 ? 1.5 : 0.8,
+                                              fillColor: data.result_color, fillOpacity: 0.95,
+                                              bubblingMouseEvents: false})
+                    .bindTooltip(r[2]).addTo(group);
+            });
             data.circle.forEach(function (rings) {
                 L.polygon(rings, {color: data.query_color, weight: 1.5, dashArray: "6 4", fillOpacity: 0.06,
                                   interactive: false}).addTo(group);
             });
-            data.paths.forEach(function (path) {
-                L.polyline(path, {color: data.result_color, weight: 1.2, opacity: 0.7, interactive: false,
-                                  renderer: renderer}).addTo(group);
-            });
-            data.results.forEach(function (r) {
-                L.circleMarker([r[0], r[1]], {radius: 6, color: "#fff", weight: 1.5, fillColor: data.result_color,
-                                              fillOpacity: 0.95, bubblingMouseEvents: false})
-                    .bindTooltip(r[2]).addTo(group);
-            });
             L.circleMarker(data.query, {radius: 7, color: "#fff", weight: 2, fillColor: data.query_color,
                                         fillOpacity: 1, bubblingMouseEvents: false})
                 .bindTooltip(data.query_label).addTo(group);
+            // streamlit-folium runs this only when the results change: fit the view to them then, and
+            // leave the reader's own panning and zooming alone otherwise.
+            if (data.bounds && window.map && window.map.fitBounds) {
+                window.map.fitBounds(data.bounds, {padding: [24, 24], maxZoom: 12, animate: false});
+            }
             return group;
         })({{ this._parent.get_name() }}, {{ this.payload }});
         {% endmacro %}
@@ -242,9 +266,31 @@ def _html_text(text: str) -> str:
     return html.escape(text).replace("{", "&#123;").replace("}", "&#125;")
 
 
+#: Outline vertices are sent as whole multiples of 1/OUTLINE_SCALE degrees (the outlines are rounded to
+#: 0.01° already), each vertex as the step from the previous one: small integers, 2.5x fewer bytes than
+#: GeoJSON text, and the map is resent on every rerun of its panel.
+OUTLINE_SCALE = 100
+
+
 def outlines_json(geojson: dict) -> str:
-    """The outlines GeoJSON serialised once for embedding (the page caches it)."""
-    return json.dumps(geojson, separators=(",", ":"))
+    """Polygon / MultiPolygon features of a GeoJSON FeatureCollection in the compact form the outlines
+    layer decodes: ``{"scale", "shapes": [{"type", "polygons": [[ring deltas...]...]}]}`` (the page caches it)."""
+    shapes = []
+    for feature in geojson.get("features", []):
+        geometry = feature.get("geometry") or {}
+        kind = geometry.get("type")
+        if kind not in ("Polygon", "MultiPolygon"):
+            continue
+        polygons = [geometry["coordinates"]] if kind == "Polygon" else geometry["coordinates"]
+        shapes.append({"type": kind, "polygons": [[_ring_deltas(ring) for ring in rings] for rings in polygons]})
+    return json.dumps({"scale": OUTLINE_SCALE, "shapes": shapes}, separators=(",", ":"))
+
+
+def _ring_deltas(ring) -> list[int]:
+    """[x0, y0, dx1, dy1, ...] in 1/OUTLINE_SCALE degrees."""
+    steps = np.rint(np.asarray(ring, dtype=float)[:, :2] * OUTLINE_SCALE).astype(np.int64)
+    steps[1:] -= steps[:-1].copy()
+    return steps.ravel().tolist()
 
 
 def dots_json(places: pd.DataFrame) -> str:
@@ -282,6 +328,58 @@ def clicked_query(click: object) -> tuple[float, float] | None:
     if not (math.isfinite(lat) and math.isfinite(lng)):
         return None
     return round(min(90.0, max(-90.0, lat)), 6), round(float(wrap_longitude(lng)), 6)
+
+
+#: The smallest area the view zooms to around a query (km across), so a lone result next to the query
+#: still shows its surroundings.
+MIN_VIEW_KM = 60.0
+Bounds = tuple[tuple[float, float], tuple[float, float]]  # ((south, west), (north, east)), Leaflet's order
+
+
+def fit_bounds(query_lat: float, query_lon: float, lats, lons, circle=()) -> Bounds:
+    """The box a web map should show: the query, every result and the radius circle, at least
+    :data:`MIN_VIEW_KM` across, in Web Mercator's latitude range.
+
+    Longitudes are taken beside the query (across ±180 the box runs past 180 instead of spanning the whole
+    world), the same way the results are drawn. ``circle`` is the radius circle as drawn
+    (:func:`~services.geo.sphere.geodesic_circle` without the split). A circle or result set around a pole
+    spans every longitude.
+    """
+    lats = np.atleast_1d(np.asarray(lats, dtype=float))
+    lons = np.atleast_1d(np.asarray(longitude_near(np.asarray(lons, dtype=float), query_lon)))
+    lat_values = [query_lat, *lats.tolist()]
+    lon_values = [query_lon, *lons.tolist()]
+    for polygon in circle:
+        ring = np.asarray(polygon[0], dtype=float)
+        lat_values += ring[:, 0].tolist()
+        lon_values += ring[:, 1].tolist()
+    south, north = min(lat_values), max(lat_values)
+    west, east = min(lon_values), max(lon_values)
+    # At least MIN_VIEW_KM across, measured at the box's middle latitude.
+    half_lat = MIN_VIEW_KM / 2 / 111.195
+    middle = (south + north) / 2
+    half_lon = min(180.0, half_lat / max(math.cos(math.radians(middle)), 1e-6))
+    if north - south < 2 * half_lat:
+        south, north = middle - half_lat, middle + half_lat
+    if east - west < 2 * half_lon:
+        centre = (west + east) / 2
+        west, east = centre - half_lon, centre + half_lon
+    if east - west >= 360.0:
+        west, east = query_lon - 180.0, query_lon + 180.0
+    # Web maps end at ±85.05°: keep the box inside (and at least the minimum height) so a polar query
+    # shows the nearest land instead of a blank strip past the edge of the projection.
+    south = max(-MERCATOR_MAX_LAT, min(south, MERCATOR_MAX_LAT - 2 * half_lat))
+    north = min(MERCATOR_MAX_LAT, max(north, -MERCATOR_MAX_LAT + 2 * half_lat))
+    return (round(south, 5), round(west, 5)), (round(north, 5), round(east, 5))
+
+
+def marker_radius(count: int) -> float:
+    """Result marker size in pixels: smaller as results get many, so they do not bury the query point."""
+    if count <= 20:
+        return 6.0
+    if count <= 100:
+        return 4.0
+    return 2.5
 
 
 def base_map(outlines: str | None, base: str, dots: str | None, *, height: int = 560) -> folium.Map:
@@ -331,6 +429,9 @@ def results_layer(
         for path in great_circle_path(query_lat, query_lon, lat, lon, segments=min(32, 1 + int(distance // 50)))
     ]
     payload = {
+        "bounds": fit_bounds(query_lat, query_lon, lats, lons, circle),
+        "marker_radius": marker_radius(len(drawn)),
+        "line_weight": 1.2 if len(drawn) <= 100 else 0.6,
         "query": [query_lat, query_lon],
         "query_label": f"Query point {query_lat:.5f}, {query_lon:.5f}",
         "query_color": QUERY_COLOR,

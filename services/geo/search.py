@@ -46,11 +46,22 @@ def timed_search(
     return hits, (time.perf_counter() - started) * 1000.0
 
 
-def results_table(places: pd.DataFrame, hits: pd.DataFrame) -> pd.DataFrame:
+def table_columns(places: pd.DataFrame) -> tuple[str, ...]:
+    """:data:`TABLE_COLUMNS` without the descriptive ones this dataset has no value for (an upload with no
+    population or country column would otherwise show "None" and blanks in every row)."""
+    empty = set()
+    if not pd.to_numeric(places["population"], errors="coerce").notna().any():
+        empty.add("population")
+    if not places["country"].astype(str).str.strip().ne("").any():
+        empty.add("country")
+    return tuple(column for column in TABLE_COLUMNS if column not in empty)
+
+
+def results_table(places: pd.DataFrame, hits: pd.DataFrame, columns=TABLE_COLUMNS) -> pd.DataFrame:
     """The rows of ``places`` that ``hits`` names, in hit order, with rank and distance (for the table,
-    the map markers and the CSV download)."""
+    the map markers and the CSV download); ``columns`` from :func:`table_columns` drops empty ones."""
     rows = hits["idx"].to_numpy()
     table = places.iloc[rows][["name", "country", "population", "lat", "lon"]].reset_index(drop=True)
     table.insert(0, "rank", np.arange(1, len(rows) + 1))
     table["distance_km"] = hits["distance_km"].to_numpy()
-    return table[TABLE_COLUMNS]
+    return table[list(columns)]
