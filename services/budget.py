@@ -20,6 +20,25 @@ REQUEST_SECONDS_TO_MESSAGE = 5.0
 # --- images (services.imaging; the Grad-CAM and affine pages) ---------------------------------------------
 
 # --- map (services.geo) -----------------------------------------------------------------------------------
+#: Rows of an uploaded CSV table of places or query points.
+GEO_MAX_UPLOAD_ROWS = 2_000_000
+#: Bytes of an uploaded GeoJSON file: json.loads builds ~10-20x the file size in Python objects, so 32 MiB
+#: (about 200,000 verbose Point features) stays inside REQUEST_PEAK_BYTES.
+GEOJSON_MAX_BYTES = 32 * MIB
+#: Coordinate positions in one GeoJSON upload (checked on the raw bytes before parsing: each position is
+#: one "[", so a file with fewer brackets cannot hold more).
+GEOJSON_MAX_POSITIONS = 1_000_000
+#: Nesting depth of a GeoJSON document ("[" and "{" levels): real point files need 6, Python's parser
+#: would recurse past its stack on 100,000.
+GEOJSON_MAX_DEPTH = 64
+#: Result rows of one batch join (query x neighbour), and of one on the page (it also builds a table,
+#: a map sample and a CSV download from them).
+JOIN_MAX_ROWS = 10_000_000
+JOIN_PAGE_MAX_ROWS = 1_000_000
+#: Rows the batch join works on at a time (bounded memory for a million queries).
+JOIN_CHUNK_ROWS = 2_000_000
+#: Query points sampled to estimate the size of a radius join before running it.
+JOIN_ESTIMATE_SAMPLE = 2_000
 
 # --- KNN (services.knn) -----------------------------------------------------------------------------------
 

