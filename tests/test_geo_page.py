@@ -199,3 +199,37 @@ def test_benchmark_panel_runs_and_plots(page, no_exceptions):
     assert page.get("plotly_chart"), "no benchmark figure"
     assert any("Speed-up over brute force" in c.value for c in page.caption)
     assert any("planar R-tree on raw degrees" in m.value for m in page.markdown)
+
+
+def test_batch_join_from_an_upload(page, no_exceptions):
+    csv = "name,lat,lon\nnear Paris,48.85,2.35\nnear Tokyo,35.68,139.69\nmid-Pacific,0,-150\n".encode()
+    page.file_uploader(key="nn_batch_upload").upload("queries.csv", csv, "text/csv")
+    _run(page, no_exceptions)
+    assert any("3 query points against" in c.value and "9 result rows" in c.value for c in page.caption)
+    page.button(key="nn_batch_run").click()
+    _run(page, no_exceptions)
+    table = [frame.value for frame in page.dataframe if "query_name" in frame.value.columns][0]
+    assert len(table) == 9 and table["rank"].tolist() == [1, 2, 3] * 3
+    assert table["query_name"].iloc[0] == "near Paris" and table["place_name"].iloc[0].startswith("Paris")
+    assert table["place_country"].iloc[3] == "Japan"
+    labels = [b.label for b in page.get("download_button")]
+    assert "Download the join (CSV)" in labels and "Download the join (Parquet)" in labels
+    assert any("9 rows" in m.value for m in page.markdown)
+
+
+def test_batch_join_refuses_a_request_over_the_page_limit(page, no_exceptions):
+    page.radio(key="nn_batch_src").set_value("world")
+    _run(page, no_exceptions)
+    page.selectbox(key="nn_batch_pop").set_value(500)
+    page.number_input(key="nn_batch_k").set_value(1000)
+    _run(page, no_exceptions)
+    assert any("over the page's limit" in c.value for c in page.caption)
+    assert page.button(key="nn_batch_run").disabled
+
+
+def test_batch_join_bad_file(page, no_exceptions):
+    page.file_uploader(key="nn_batch_upload").upload("q.geojson", b'{"type": "MultiPoint", "coordinates": 5}',
+                                                    "application/json")
+    _run(page, no_exceptions)
+    assert any("Cannot use **q.geojson**" in e.value for e in page.error)
+    assert _results(page)["name"].iloc[0].startswith("Paris")  # the single-point search is untouched

@@ -13,10 +13,22 @@ from components.figure_export import show_figure
 from components.page_header import page_header
 from components.url_state import Param, publish, restore
 from views.catalog import PageInfo
+from services.budget import JOIN_PAGE_MAX_ROWS
+from services.geo.batch import BatchIndex, named_join
 from services.geo.benchmark import BENCH_BACKENDS, DEFAULT_SIZES, page_benchmark
 from services.geo.engine import BACKENDS, ENGINE_NAMES, POSTGIS, load_postgis
 from services.geo.errors import BackendError, BackendUnavailable, GeoError, PointsFileError
-from services.geo.figures import benchmark_figure, planar_sentence, plural, results_summary, speedup_caption
+from services.geo.figures import (
+    benchmark_figure,
+    join_links_figure,
+    join_plan,
+    join_summary,
+    parquet_bytes,
+    planar_sentence,
+    plural,
+    results_summary,
+    speedup_caption,
+)
 from services.geo.index import PointIndex
 from services.geo.mapview import (
     BASE_MAPS,
@@ -50,6 +62,8 @@ TITLE = "Nearest-neighbour map"
 MAP_KEY = "nn_map"
 MAP_HEIGHT = 560
 DATA_SOURCES = {"world": "World places (GeoNames)", "upload": "My file (CSV or GeoJSON)"}
+BATCH_SOURCES = {"upload": "My file", "world": "A place list"}
+JOIN_PREVIEW_ROWS = 1000
 
 PARAMS = [
     Param("nn_lat", 48.8566, low=-90.0, high=90.0),
@@ -129,6 +143,11 @@ def cached_index(dataset_key: str, engine: str, _lat: np.ndarray, _lon: np.ndarr
     if engine == POSTGIS:
         return PointIndex(_lat, _lon, POSTGIS, dsn=dsn, table=load_postgis().dataset_table(dataset_key))
     return PointIndex(_lat, _lon, engine)
+
+
+@st.cache_resource(show_spinner="Building the k-d tree…", max_entries=4)
+def cached_batch_index(dataset_key: str, _lat: np.ndarray, _lon: np.ndarray) -> BatchIndex:
+    return BatchIndex(_lat, _lon)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -225,37 +244,43 @@ def _choose_dataset() -> tuple[str, pd.DataFrame, tuple[str, ...]] | None:
     if upload is None:
         st.info("Choose a file, or switch back to the world places.")
         return None
+    loaded = _read_upload(upload, "nn")
+    if loaded is None:
+        return None
+    key, points = loaded
+    return key, points.frame, points.notes
+
+
+def _read_upload(upload, prefix: str) -> tuple[str, LoadedPoints] | None:
+    """(dataset key, points) of an uploaded CSV or GeoJSON, asking for the coordinate columns when their
+    names are not recognised; None (with a message) when the file cannot be used."""
     data = upload.getvalue()
     digest = hashlib.sha256(data).hexdigest()[:16]
     try:
         if upload.name.lower().endswith((".geojson", ".json")):
-            loaded = cached_geojson(digest, data)
-            key = f"upload:{digest}"
-        else:
-            table = cached_table(digest, data)
-            lat_guess, lon_guess = guess_coordinate_columns(table.columns)
-            columns = list(table.columns)
-            pick_lat, pick_lon = st.columns(2)
-            lat_column = pick_lat.selectbox(
-                "Latitude column", columns, index=columns.index(lat_guess) if lat_guess else None,
-                key=f"nn_latcol_{digest}", placeholder="Choose…",
+            return f"upload:{digest}", cached_geojson(digest, data)
+        table = cached_table(digest, data)
+        lat_guess, lon_guess = guess_coordinate_columns(table.columns)
+        columns = list(table.columns)
+        pick_lat, pick_lon = st.columns(2)
+        lat_column = pick_lat.selectbox(
+            "Latitude column", columns, index=columns.index(lat_guess) if lat_guess else None,
+            key=f"{prefix}_latcol_{digest}", placeholder="Choose…",
+        )
+        lon_column = pick_lon.selectbox(
+            "Longitude column", columns, index=columns.index(lon_guess) if lon_guess else None,
+            key=f"{prefix}_loncol_{digest}", placeholder="Choose…",
+        )
+        if lat_column is None or lon_column is None:
+            st.info(
+                "Choose the latitude and longitude columns: their names were not recognised "
+                f"(columns: {', '.join(columns)})."
             )
-            lon_column = pick_lon.selectbox(
-                "Longitude column", columns, index=columns.index(lon_guess) if lon_guess else None,
-                key=f"nn_loncol_{digest}", placeholder="Choose…",
-            )
-            if lat_column is None or lon_column is None:
-                st.info(
-                    "Choose the latitude and longitude columns: their names were not recognised "
-                    f"(columns: {', '.join(columns)})."
-                )
-                return None
-            loaded = cached_table_points(digest, lat_column, lon_column, table)
-            key = f"upload:{digest}:{lat_column}:{lon_column}"
+            return None
+        return f"upload:{digest}:{lat_column}:{lon_column}", cached_table_points(digest, lat_column, lon_column, table)
     except PointsFileError as exc:
         st.error(f"Cannot use **{upload.name}**: {exc}")
         return None
-    return key, loaded.frame, loaded.notes
 
 
 def _choose_query(dataset_key: str, places: pd.DataFrame) -> None:
@@ -330,6 +355,73 @@ def _draw_results(table: pd.DataFrame, summary: str) -> None:
 
 
 @st.fragment
+def _batch_panel() -> None:
+    """Many points: a nearest-neighbour join of a whole file (or place list) against the current places."""
+    with st.expander("Many points: nearest places for a whole file (batch join)", icon=":material/join:"):
+        current = st.session_state.get("_nn_places")
+        if current is None:
+            st.info("Choose the places above first: the join runs against them.")
+            return
+        dataset_key, places = current
+        source = st.radio("Query points", list(BATCH_SOURCES), format_func=BATCH_SOURCES.get, key="nn_batch_src",
+                          horizontal=True)
+        if source == "upload":
+            upload = st.file_uploader("CSV or GeoJSON of query points", type=["csv", "txt", "tsv", "geojson", "json"],
+                                      key="nn_batch_upload")
+            loaded = _read_upload(upload, "nn_batch") if upload is not None else None
+            if loaded is None:
+                if upload is None:
+                    st.info("Upload the query points (same formats as the places), or pick a place list.")
+                return
+            queries_key, queries = loaded[0], loaded[1].frame
+            for note in loaded[1].notes:
+                st.caption(note)
+        else:
+            minimum = st.selectbox("Place list as queries", list(POPULATION_THRESHOLDS), key="nn_batch_pop",
+                                   format_func=lambda n: f"world places, population ≥ {n:,}")
+            queries_key, queries = f"world:{minimum}", cached_world_places(minimum)
+        mode_col, k_col, radius_col = st.columns(3)
+        mode = mode_col.selectbox("Join", list(MODES), format_func=MODES.get, key="nn_batch_mode")
+        k = k_col.number_input("K", 1, 1000, 3, key="nn_batch_k", disabled=mode == "radius")
+        radius = radius_col.number_input("Radius (km)", 0.0, round(MAX_DISTANCE_KM, 1), 20.0, step=5.0,
+                                         key="nn_batch_radius", disabled=mode == "nearest")
+        index = cached_batch_index(dataset_key, places["lat"].to_numpy(), places["lon"].to_numpy())
+        q_lat, q_lon = queries["lat"].to_numpy(), queries["lon"].to_numpy()
+        try:
+            estimate = index.estimate(q_lat, q_lon, mode, int(k), float(radius))
+        except GeoError as exc:
+            st.error(f"Cannot join: {exc}")
+            return
+        st.caption(join_plan(len(queries), len(places), estimate, JOIN_PAGE_MAX_ROWS))
+        too_big = estimate.rows > JOIN_PAGE_MAX_ROWS
+        request = (queries_key, dataset_key, mode, int(k), float(radius))
+        if st.button("Run the join", icon=":material/play_arrow:", key="nn_batch_run", disabled=too_big):
+            progress = st.progress(0.0, text="Starting…")
+            try:
+                join = index.join(q_lat, q_lon, mode, int(k), float(radius), max_rows=JOIN_PAGE_MAX_ROWS,
+                                  progress=lambda done, step: progress.progress(done, text=step))
+            except GeoError as exc:  # a radius join that outgrew its estimate stops with this message
+                st.error(f"Cannot join: {exc}")
+                return
+            finally:
+                progress.empty()
+            st.session_state["nn_batch_result"] = (request, named_join(join, queries, places))
+        result = st.session_state.get("nn_batch_result")
+        if result is None or result[0] != request:
+            return
+        named = result[1]
+        st.markdown(join_summary(named, len(queries)))
+        st.dataframe(named.head(JOIN_PREVIEW_ROWS), hide_index=True, width="stretch", key="nn_batch_table")
+        show_figure(join_links_figure(named), "nearest-neighbour-join", key="nn_batch_fig")
+        st.download_button("Download the join (CSV)", data=lambda: named.to_csv(index=False),
+                           file_name="nearest-join.csv", mime="text/csv", key="nn_batch_csv", on_click="ignore")
+        parquet = parquet_bytes(named)
+        if parquet is not None:
+            st.download_button("Download the join (Parquet)", data=parquet, file_name="nearest-join.parquet",
+                               mime="application/vnd.apache.parquet", key="nn_batch_parquet", on_click="ignore")
+
+
+@st.fragment
 def _benchmark_panel() -> None:
     with st.expander("Benchmark: brute force vs R-tree vs STRtree vs BallTree", icon=":material/speed:"):
         st.markdown(
@@ -380,6 +472,7 @@ def render() -> None:
     )
     restore(PARAMS)
     _search_panel()
+    _batch_panel()
     _benchmark_panel()
 
 
@@ -396,6 +489,7 @@ def _search_panel() -> None:
         dataset = _choose_dataset()
         if dataset is not None:
             dataset_key, places, notes = dataset
+            st.session_state["_nn_places"] = (dataset_key, places)  # what the batch join runs against
             for note in notes:
                 st.caption(note)
             _choose_query(dataset_key, places)

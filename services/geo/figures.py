@@ -72,3 +72,57 @@ def results_summary(
         f"**{plural(found, 'place')}**: {what} of {n_places:,} to ({lat:.5f}, {lon:.5f}) · "
         f"{ENGINE_NAMES[engine]} · {elapsed_ms:.2f} ms · {distance}"
     )
+
+
+# --- batch join --------------------------------------------------------------------------------------------
+
+#: Links drawn on the join's map (a sample: the table and the downloads hold every row).
+MAX_DRAWN_LINKS = 300
+
+
+def join_plan(n_queries: int, n_places: int, estimate, cap: int) -> str:
+    """What the join will do, said before it runs (and why it will not, past the page's cap)."""
+    text = f"{plural(n_queries, 'query point')} against {plural(n_places, 'place')}: {estimate.describe()}."
+    if estimate.rows > cap:
+        text += f" That is over the page's limit of {cap:,} rows: use fewer query points, a smaller K or radius."
+    return text
+
+
+def join_summary(named: pd.DataFrame, n_queries: int) -> str:
+    matched = int(named["query_idx"].nunique()) if len(named) else 0
+    return (
+        f"**{plural(len(named), 'row')}** for {plural(matched, 'query point')} of {n_queries:,} with a match · "
+        f"great-circle km on a {EARTH_RADIUS_KM} km sphere"
+    )
+
+
+def join_links_figure(named: pd.DataFrame, max_links: int = MAX_DRAWN_LINKS) -> go.Figure:
+    """A world map of a sample of the join's links (query → place): evenly spaced rows, so every part of
+    the file is represented."""
+    step = max(1, -(-len(named) // max_links))
+    sample = named.iloc[::step]
+    lats, lons = [], []
+    for row in sample.itertuples(index=False):
+        lats += [row.query_lat, row.place_lat, None]
+        lons += [row.query_lon, row.place_lon, None]
+    fig = go.Figure()
+    fig.add_trace(go.Scattergeo(lat=lats, lon=lons, mode="lines", line=dict(width=1, color="#1f77b4"),
+                                name="query → place", hoverinfo="skip"))
+    fig.add_trace(go.Scattergeo(lat=sample["query_lat"], lon=sample["query_lon"], mode="markers",
+                                marker=dict(size=4, color="#d62728"), name="query", text=sample["query_name"]))
+    fig.add_trace(go.Scattergeo(lat=sample["place_lat"], lon=sample["place_lon"], mode="markers",
+                                marker=dict(size=4, color="#1f77b4"), name="place", text=sample["place_name"]))
+    shown = f"{len(sample):,} of {len(named):,} links" if len(sample) < len(named) else f"all {len(named):,} links"
+    fig.update_layout(title=f"Join sample: {shown}", height=420, margin=dict(t=50, b=10, l=10, r=10),
+                      geo=dict(projection_type="natural earth", showland=True, landcolor="#f4f1ea",
+                               showcountries=True, countrycolor="#c8ccd4"))
+    return fig
+
+
+def parquet_bytes(table: pd.DataFrame) -> bytes | None:
+    """The table as Parquet when pyarrow is installed (it is optional), else None."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return None
+    return table.to_parquet(index=False)
