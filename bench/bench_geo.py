@@ -12,8 +12,12 @@ noise only ever adds time).
 from __future__ import annotations
 
 import gc
+import os
 import statistics
+import subprocess
+import sys
 import time
+import warnings
 
 import numpy as np
 import rtree
@@ -21,12 +25,13 @@ from sklearn.neighbors import BallTree
 from streamlit_folium import _get_feature_group_string, _get_header, _get_html, _get_map_string, generate_js_hash
 
 from bench.common import interleaved_times
+from services.geo.batch import BatchIndex
 from services.geo.benchmark import planar_disagreements, query_points
 from services.geo.index import BACKENDS, ENGINE_NAMES, PointIndex
 from services.geo.mapview import base_map, display_sample, dots_json, outlines_json, results_layer
 from services.geo.places import country_outlines, world_places
 from services.geo.search import results_table, search
-from services.geo.sphere import EARTH_RADIUS_KM
+from services.geo.sphere import EARTH_RADIUS_KM, haversine_km
 
 K = 10
 RADIUS_KM = 20.0
@@ -140,6 +145,98 @@ def _page_rerun_ms() -> float:
     return statistics.median(samples[2:])
 
 
+JOIN_QUERIES = int(os.environ.get("BENCH_GEO_JOIN_QUERIES", "100000"))
+JOIN_BIG_QUERIES = int(os.environ.get("BENCH_GEO_JOIN_BIG", "1000000"))
+JOIN_ROUNDS = 3
+
+
+def _join_peers(lat, lon, qlat, qlon, k):
+    """The batch join and BallTree(haversine)'s vectorised query on the same data, and whether they agree
+    (same place rows per query; BallTree's own order re-ranked by (distance, row) as ours is)."""
+    batch = BatchIndex(lat, lon)
+    tree = BallTree(np.radians(np.column_stack([lat, lon])), metric="haversine")
+    queries = np.radians(np.column_stack([qlat, qlon]))
+    peers = {
+        "batch join (cKDTree, all cores)": lambda: batch.join(qlat, qlon, "nearest", k),
+        "BallTree(haversine).query": lambda: tree.query(queries, k=k),
+    }
+    ours = batch.join(qlat, qlon, "nearest", k)["place_idx"].to_numpy().reshape(-1, k)
+    _, theirs = tree.query(queries, k=k)
+    theirs_km = haversine_km(qlat[:, None], qlon[:, None], lat[theirs], lon[theirs])
+    order = np.lexsort((theirs, theirs_km), axis=1)
+    theirs = np.take_along_axis(theirs, order, axis=1)
+    theirs_km = np.take_along_axis(theirs_km, order, axis=1)
+    ours_km = batch.join(qlat, qlon, "nearest", k)["distance_km"].to_numpy().reshape(-1, k)
+    other_rows = (ours != theirs).any(axis=1)
+    # Wrong: a different set of distances. Otherwise a differing row is an exact tie at the K-th place
+    # (duplicate coordinates), which BallTree breaks its own way and we break by row.
+    wrong = int(np.count_nonzero(~np.isclose(ours_km, theirs_km, rtol=0, atol=1e-9).all(axis=1)))
+    return peers, wrong, int(np.count_nonzero(other_rows))
+
+
+def _sjoin_nearest_wrong(lat, lon, qlat, qlon) -> tuple[float, int]:
+    """geopandas sjoin_nearest (planar, on degrees) for K = 1: seconds, and answers that are not the
+    great-circle nearest (a different distance, so exact ties do not count)."""
+    import geopandas as gpd
+
+    places = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+    queries = gpd.GeoDataFrame(geometry=gpd.points_from_xy(qlon, qlat), crs="EPSG:4326")
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its own "results are likely incorrect" warning is the point
+        joined = gpd.sjoin_nearest(queries, places, how="left")
+    seconds = time.perf_counter() - started
+    joined = joined[~joined.index.duplicated()]  # equidistant matches come as extra rows
+    theirs = joined["index_right"].to_numpy()
+    exact = BatchIndex(lat, lon).join(qlat, qlon, "nearest", 1)
+    theirs_km = haversine_km(qlat, qlon, lat[theirs], lon[theirs])
+    wrong = int(np.count_nonzero(theirs_km > exact["distance_km"].to_numpy() * (1 + 1e-12)))
+    return seconds, wrong
+
+
+def _join_peak_memory(n_queries: int) -> tuple[float, float]:
+    """Seconds and peak memory (MiB, numpy and Python allocations traced by tracemalloc) of a K = 10 join
+    of ``n_queries`` uniform points against the world places, in a fresh process."""
+    code = (
+        "import time, tracemalloc, numpy as np\n"
+        "from services.geo.batch import BatchIndex\n"
+        "from services.geo.places import world_places\n"
+        "p = world_places(500); rng = np.random.default_rng(5)\n"
+        f"qlat = np.degrees(np.arcsin(rng.uniform(-1, 1, {n_queries}))); qlon = rng.uniform(-180, 180, {n_queries})\n"
+        "index = BatchIndex(p['lat'].to_numpy(), p['lon'].to_numpy())\n"
+        "tracemalloc.start()\n"
+        "t = time.perf_counter(); out = index.join(qlat, qlon, 'nearest', 10); t = time.perf_counter() - t\n"
+        "print('JOIN', t, tracemalloc.get_traced_memory()[1] / 2**20, len(out))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("JOIN"))
+    _, seconds, mib, _ = line.split()
+    return float(seconds), float(mib)
+
+
+def join_report(places=None) -> None:
+    """The batch-join rows (issue 16): K = 10 against BallTree, K = 1 against sjoin_nearest, a million queries."""
+    places = world_places(500) if places is None else places
+    lat, lon = places["lat"].to_numpy(), places["lon"].to_numpy()
+    qlat, qlon = query_points(lat, lon, JOIN_QUERIES, seed=21)
+    peers, wrong, tied = _join_peers(lat, lon, qlat, qlon, K)
+    times = interleaved_times(peers, JOIN_ROUNDS)
+    best = {name: min(seconds) for name, seconds in times.items()}
+    ours, theirs = best["batch join (cKDTree, all cores)"], best["BallTree(haversine).query"]
+    sjoin_s, sjoin_wrong = _sjoin_nearest_wrong(lat, lon, qlat, qlon)
+    k1 = min(interleaved_times({"k1": lambda: BatchIndex(lat, lon).join(qlat, qlon, "nearest", 1)}, 1)["k1"])
+    big_s, big_mib = _join_peak_memory(JOIN_BIG_QUERIES)
+    print(f"\nBatch join, {JOIN_QUERIES:,} query points near places x {len(lat):,} places "
+          f"(best of {JOIN_ROUNDS} interleaved rounds; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}):\n")
+    print("| what | peer | peer s | batch join s | ratio | answers that differ |")
+    print("|---|---|---:|---:|---:|---:|")
+    print(f"| K=10 | BallTree(haversine) vectorised query | {theirs:.2f} | {ours:.2f} | {theirs / ours:.2f}x | "
+          f"{wrong} of {JOIN_QUERIES:,} with other distances ({tied} with other rows at an exact tie) |")
+    print(f"| K=1 | geopandas sjoin_nearest (planar degrees) | {sjoin_s:.2f} | {k1:.2f} | {sjoin_s / k1:.2f}x | "
+          f"{sjoin_wrong} of {JOIN_QUERIES:,} wrong |")
+    print(f"| K=10, {JOIN_BIG_QUERIES:,} uniform queries | - | - | {big_s:.1f} | - | peak {big_mib:,.0f} MiB allocated (result {JOIN_BIG_QUERIES * K * 32 / 2**20:,.0f} MiB) |")
+
+
 def _ratio(slow: float, fast: float) -> str:
     return f"{slow / fast:,.0f}x" if fast > 0 else "n/a"
 
@@ -206,3 +303,5 @@ def main() -> None:
     print("|---|---|---|")
     for goal, measured, met in goals:
         print(f"| {goal} | {measured} | {'yes' if met else 'NO'} |")
+
+    join_report(places)

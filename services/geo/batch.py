@@ -62,7 +62,7 @@ class BatchIndex:
     def estimate(self, q_lat: np.ndarray, q_lon: np.ndarray, mode: str, k: int, radius_km: float) -> JoinEstimate:
         """Result rows of :meth:`join` before running it: exact for K nearest, from a sample of queries
         for a radius (so a request that would not fit is refused in a second, not after minutes)."""
-        mode, k, radius_km = _validate_spec(mode, k, radius_km)
+        mode, k, radius_km = validate_join_spec(mode, k, radius_km)
         n = len(q_lat)
         if self.size == 0 or n == 0:
             return JoinEstimate(0, True)
@@ -97,7 +97,7 @@ class BatchIndex:
         Raises :class:`RequestTooLargeError` before starting (or as soon as a radius join passes
         ``max_rows``) instead of running out of memory.
         """
-        mode, k, radius_km = _validate_spec(mode, k, radius_km)
+        mode, k, radius_km = validate_join_spec(mode, k, radius_km)
         q_lat, q_lon = validate_points(q_lat, q_lon)
         estimate = self.estimate(q_lat, q_lon, mode, k, radius_km)
         if estimate.rows > max_rows:
@@ -200,7 +200,7 @@ def join_frame(query_idx, place_idx, ranks, distance_km) -> pd.DataFrame:
     })
 
 
-def _validate_spec(mode: str, k, radius_km) -> tuple[str, int, float]:
+def validate_join_spec(mode: str, k, radius_km) -> tuple[str, int, float]:
     if mode not in JOIN_MODES:
         raise InvalidSearchError(f"unknown join mode {mode!r}; choose one of {', '.join(JOIN_MODES)}")
     return mode, validate_k(k), validate_radius(radius_km)

@@ -33,7 +33,9 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from services.geo.errors import BackendError, GeoError, InvalidSearchError
+from services.budget import JOIN_MAX_ROWS
+from services.geo.batch import join_frame, ranks_within, validate_join_spec
+from services.geo.errors import BackendError, GeoError, InvalidSearchError, RequestTooLargeError
 from services.geo.results import rank, ranked, result_frame, validate_k, validate_points, validate_query, validate_radius
 from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM, haversine_km
 
@@ -47,6 +49,8 @@ METADATA_TABLE = "geo_point_sets"
 #: above (4.5e-9 relative) and floating-point differences between the two distance formulas.
 RELATIVE_SLACK = 1e-7
 ABSOLUTE_SLACK_KM = 1e-6
+#: Query points per LATERAL join statement (results stream back chunk by chunk).
+JOIN_SQL_CHUNK_QUERIES = 2_000
 #: Rows per COPY chunk; progress is reported after each.
 COPY_CHUNK_ROWS = 100_000
 CONNECT_TIMEOUT_S = 5
@@ -466,6 +470,118 @@ class PostgisPointStore:
                 raise PostgisTableError(f"table {self.table!r} no longer exists in {redact_dsn(self._dsn)}") from exc
             except psycopg.Error as exc:
                 raise PostgisError(f"PostGIS query on {self.table!r} failed: {_scrub(exc, self._dsn)}") from exc
+
+    # -- batch join ------------------------------------------------------------------------------------------
+
+    def iter_join(
+        self, q_lat, q_lon, mode: str, k: int = 10, radius_km: float = 20.0, *,
+        chunk_queries: int = JOIN_SQL_CHUNK_QUERIES, progress: Progress | None = None,
+    ) -> Iterator[pd.DataFrame]:
+        """The batch join (``services.geo.batch`` columns) in chunks of ``chunk_queries`` query points, one
+        ``CROSS JOIN LATERAL`` statement each: ``ORDER BY geog <-> q LIMIT k + 1`` for K nearest,
+        ``ST_DWithin`` for a radius. Candidates are re-ranked by the project's haversine, ties by idx, and
+        a query whose K-th distance is not proven below its (K+1)-th candidate is redone by :meth:`nearest`.
+        """
+        mode, k, radius_km = validate_join_spec(mode, k, radius_km)
+        q_lat, q_lon = validate_points(q_lat, q_lon)
+        report = progress or (lambda fraction, message: None)
+        n = q_lat.size
+        for start in range(0, n, chunk_queries):
+            stop = min(start + chunk_queries, n)
+            lat, lon = q_lat[start:stop], q_lon[start:stop]
+            if mode == "radius":
+                query, place, dist = self._join_within(lat, lon, radius_km)
+                ranks = ranks_within(query)
+            else:
+                query, place, ranks, dist = self._join_nearest(lat, lon, min(k, self.n_points))
+                if mode == "both":
+                    keep = dist <= radius_km
+                    query, place, ranks, dist = query[keep], place[keep], ranks[keep], dist[keep]
+            yield join_frame(query + start, place, ranks, dist)
+            report(stop / n, f"joined {stop:,} of {n:,} query points in PostGIS")
+
+    def join(self, q_lat, q_lon, mode: str, k: int = 10, radius_km: float = 20.0, *,
+             max_rows: int = JOIN_MAX_ROWS, progress: Progress | None = None) -> pd.DataFrame:
+        """All of :meth:`iter_join` in one frame, refused with a message once it passes ``max_rows``."""
+        parts, total = [], 0
+        for part in self.iter_join(q_lat, q_lon, mode, k, radius_km, progress=progress):
+            total += len(part)
+            if total > max_rows:
+                raise RequestTooLargeError(f"this join passed {max_rows:,} result rows; use fewer query points, "
+                                           "a smaller K or a smaller radius")
+            parts.append(part)
+        return pd.concat(parts, ignore_index=True) if parts else join_frame([], [], [], [])
+
+    def _join_nearest(self, q_lat, q_lon, k: int) -> tuple[np.ndarray, ...]:
+        if k == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty, np.zeros(0)
+        statement = sql.SQL(
+            "SELECT q.i, c.idx, c.lat, c.lon, c.knn_m FROM unnest(%(i)s::bigint[], %(lat)s::float8[], "
+            "%(lon)s::float8[]) AS q(i, lat, lon) CROSS JOIN LATERAL (SELECT idx, lat, lon, "
+            "geog <-> ST_Point(q.lon, q.lat, 4326)::geography AS knn_m FROM {} "
+            "ORDER BY geog <-> ST_Point(q.lon, q.lat, 4326)::geography LIMIT %(limit)s) AS c"
+        ).format(sql.Identifier(self.table))
+        params = {"i": list(range(q_lat.size)), "lat": q_lat.tolist(), "lon": q_lon.tolist(), "limit": k + 1}
+        try:
+            rows = self._fetch(statement, params)
+        except _IndexOrderBroken:  # see _nearest_by_radius: redo this chunk one query at a time
+            rows = []
+            redo = np.arange(q_lat.size)
+        else:
+            redo = np.zeros(0, dtype=np.int64)
+        query = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        place = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
+        lat = np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows))
+        lon = np.fromiter((row[3] for row in rows), dtype=np.float64, count=len(rows))
+        knn_km = np.fromiter((row[4] for row in rows), dtype=np.float64, count=len(rows)) / 1000.0
+        dist = haversine_km(q_lat[query], q_lon[query], lat, lon)
+        order = np.lexsort((place, dist, query))
+        query, place, dist = query[order], place[order], dist[order]
+        ranks = ranks_within(query)
+        # Per query: fetched k + 1 rows and the K-th exact distance not safely below the farthest fetched
+        # (PostGIS distance, so every unseen point is at least that far) -> not proven.
+        fetched = np.bincount(query, minlength=q_lat.size)
+        farthest = np.full(q_lat.size, -np.inf)
+        np.maximum.at(farthest, query, knn_km)
+        kth = np.full(q_lat.size, -np.inf)
+        at_k = ranks == k
+        kth[query[at_k]] = dist[at_k]
+        unseen_from = farthest * (1 - RELATIVE_SLACK) - ABSOLUTE_SLACK_KM
+        unproven = np.flatnonzero((fetched > k) & ~(kth < unseen_from))
+        keep = ranks <= k
+        query, place, ranks, dist = query[keep], place[keep], ranks[keep], dist[keep]
+        redo = np.union1d(redo, unproven)
+        if redo.size:
+            again = np.isin(query, redo)
+            query, place, ranks, dist = query[~again], place[~again], ranks[~again], dist[~again]
+            extra = [self.nearest(float(q_lat[i]), float(q_lon[i]), k) for i in redo.tolist()]
+            query = np.concatenate([query, *[np.full(len(e), i, dtype=np.int64) for i, e in zip(redo.tolist(), extra)]])
+            place = np.concatenate([place, *[e["idx"].to_numpy() for e in extra]])
+            ranks = np.concatenate([ranks, *[np.arange(1, len(e) + 1) for e in extra]])
+            dist = np.concatenate([dist, *[e["distance_km"].to_numpy() for e in extra]])
+            order = np.lexsort((ranks, query))
+            query, place, ranks, dist = query[order], place[order], ranks[order], dist[order]
+        return query, place, ranks, dist
+
+    def _join_within(self, q_lat, q_lon, radius_km: float) -> tuple[np.ndarray, ...]:
+        statement = sql.SQL(
+            "SELECT q.i, c.idx, c.lat, c.lon FROM unnest(%(i)s::bigint[], %(lat)s::float8[], %(lon)s::float8[]) "
+            "AS q(i, lat, lon) CROSS JOIN LATERAL (SELECT idx, lat, lon FROM {} WHERE "
+            "ST_DWithin(geog, ST_Point(q.lon, q.lat, 4326)::geography, %(radius_m)s, false)) AS c"
+        ).format(sql.Identifier(self.table))
+        padded_m = (radius_km * (1 + RELATIVE_SLACK) + ABSOLUTE_SLACK_KM) * 1000.0
+        rows = self._fetch(statement, {"i": list(range(q_lat.size)), "lat": q_lat.tolist(), "lon": q_lon.tolist(),
+                                       "radius_m": padded_m})
+        query = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        place = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
+        lat = np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows))
+        lon = np.fromiter((row[3] for row in rows), dtype=np.float64, count=len(rows))
+        dist = haversine_km(q_lat[query], q_lon[query], lat, lon)
+        keep = dist <= radius_km
+        query, place, dist = query[keep], place[keep], dist[keep]
+        order = np.lexsort((place, dist, query))
+        return query[order], place[order], dist[order]
 
     # -- lifetime --------------------------------------------------------------------------------------------
 

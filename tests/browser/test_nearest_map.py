@@ -136,8 +136,9 @@ def test_the_place_picker_follows_typed_coordinates(page, app_url):
     settle(page)
     page.get_by_label("Find a place by name").fill("Reykjav")
     page.get_by_label("Find a place by name").press("Enter")
-    settle(page)
     picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="match")
+    picker.wait_for(timeout=120_000)
+    settle(page)
     picker.click()
     page.get_by_role("option").filter(has_text="Reykjavík · Iceland").first.click()
     settle(page)
@@ -197,3 +198,28 @@ def test_on_a_phone_the_map_comes_first(browser, app_url):
         screenshot(tab, "map-phone")
     finally:
         context.close()
+
+
+# --- issue 16: batch mode ---------------------------------------------------------------------------------
+
+
+def test_batch_join_upload_run_download(page, app_url):
+    page.goto(f"{app_url}/map")
+    settle(page)
+    page.get_by_text("Many points: nearest places for a whole file").click()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').last.set_input_files(
+        files=[{"name": "queries.csv", "mimeType": "text/csv",
+                "buffer": b"name,lat,lon\nnear Paris,48.85,2.35\nnear Tokyo,35.68,139.69\n"}]
+    )
+    page.wait_for_function("() => document.body.innerText.includes('6 result rows')", timeout=60_000)
+    page.get_by_role("button", name="Run the join").click()
+    page.wait_for_function("() => document.body.innerText.includes('6 rows')", timeout=60_000)
+    settle(page)
+    assert_clean(page)
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Download the join (CSV)").click()
+    text = open(download.value.path(), encoding="utf-8").read()
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("query_idx,query_name,query_lat,query_lon,rank,place_idx,place_name") and len(lines) == 7
+    assert "near Tokyo" in lines[-1]
+    screenshot(page, "map-batch-join")
