@@ -27,6 +27,7 @@ from streamlit_folium import _get_feature_group_string, _get_header, _get_html, 
 from bench.common import interleaved_times
 from services.geo.batch import BatchIndex
 from services.geo.benchmark import planar_disagreements, query_points
+from services.geo.ellipsoid import ellipsoid_nearest, ellipsoid_within
 from services.geo.index import BACKENDS, ENGINE_NAMES, PointIndex
 from services.geo.mapview import base_map, display_sample, dots_json, outlines_json, results_layer
 from services.geo.places import country_outlines, world_places
@@ -237,6 +238,29 @@ def join_report(places=None) -> None:
     print(f"| K=10, {JOIN_BIG_QUERIES:,} uniform queries | - | - | {big_s:.1f} | - | peak {big_mib:,.0f} MiB allocated (result {JOIN_BIG_QUERIES * K * 32 / 2**20:,.0f} MiB) |")
 
 
+def ellipsoid_report(places=None) -> None:
+    """Single-query cost of the WGS84 model relative to the sphere (goal <= 3x), R-tree, K = 10 and 20 km."""
+    places = world_places(500) if places is None else places
+    lat, lon = places["lat"].to_numpy(), places["lon"].to_numpy()
+    index = PointIndex(lat, lon, "rtree")
+    qlat, qlon = query_points(lat, lon, QUERIES, seed=31)
+    qlat, qlon = qlat.tolist(), qlon.tolist()
+    peers = {
+        ("sphere", "knn"): _batches(lambda a, b: index.nearest(a, b, K), qlat, qlon, FAST_BATCH),
+        ("ellipsoid", "knn"): _batches(lambda a, b: ellipsoid_nearest(index, a, b, K), qlat, qlon, FAST_BATCH),
+        ("sphere", "radius"): _batches(lambda a, b: index.within(a, b, RADIUS_KM), qlat, qlon, FAST_BATCH),
+        ("ellipsoid", "radius"): _batches(lambda a, b: ellipsoid_within(index, a, b, RADIUS_KM), qlat, qlon, FAST_BATCH),
+    }
+    best = {name: min(t) / FAST_BATCH * 1000 for name, t in interleaved_times(peers, ROUNDS).items()}
+    print("\nDistance model, ms per query (R-tree, 234,908 places, best of interleaved rounds):\n")
+    print("| query | sphere ms | WGS84 ellipsoid ms | ratio | goal <= 3x |")
+    print("|---|---:|---:|---:|---|")
+    for kind, label in (("knn", f"K={K}"), ("radius", f"radius {RADIUS_KM:g} km")):
+        ratio = best[("ellipsoid", kind)] / best[("sphere", kind)]
+        print(f"| {label} | {best[('sphere', kind)]:.4f} | {best[('ellipsoid', kind)]:.4f} | {ratio:.2f}x | "
+              f"{'met' if ratio <= 3 else 'NOT met'} |")
+
+
 def _ratio(slow: float, fast: float) -> str:
     return f"{slow / fast:,.0f}x" if fast > 0 else "n/a"
 
@@ -305,3 +329,4 @@ def main() -> None:
         print(f"| {goal} | {measured} | {'yes' if met else 'NO'} |")
 
     join_report(places)
+    ellipsoid_report(places)

@@ -233,3 +233,18 @@ def test_batch_join_bad_file(page, no_exceptions):
     _run(page, no_exceptions)
     assert any("Cannot use **q.geojson**" in e.value for e in page.error)
     assert _results(page)["name"].iloc[0].startswith("Paris")  # the single-point search is untouched
+
+
+def test_ellipsoid_model_ranks_by_geodesic_and_says_how_much_it_differs(page, no_exceptions):
+    from services.geo.ellipsoid import geodesic_km
+
+    sphere = _results(page)
+    assert any("Sphere vs ellipsoid for this query" in c.value for c in page.caption)
+    page.radio(key="nn_model").set_value("ellipsoid")
+    _run(page, no_exceptions)
+    table = _results(page)
+    expected = geodesic_km(48.8566, 2.3522, table["lat"].to_numpy(), table["lon"].to_numpy())
+    assert table["distance_km"].tolist() == pytest.approx(expected.tolist(), abs=1e-9)
+    assert not table["distance_km"].equals(sphere["distance_km"])
+    assert any("geodesic km on the WGS84 ellipsoid" in m.value for m in page.markdown)
+    assert page.query_params["nn_model"] == "ellipsoid"

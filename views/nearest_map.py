@@ -16,6 +16,7 @@ from views.catalog import PageInfo
 from services.budget import JOIN_PAGE_MAX_ROWS
 from services.geo.batch import BatchIndex, named_join
 from services.geo.benchmark import BENCH_BACKENDS, DEFAULT_SIZES, page_benchmark
+from services.geo.ellipsoid import MODELS, model_disagreement
 from services.geo.engine import BACKENDS, ENGINE_NAMES, POSTGIS, load_postgis
 from services.geo.errors import BackendError, BackendUnavailable, GeoError, PointsFileError
 from services.geo.figures import (
@@ -72,6 +73,7 @@ PARAMS = [
     Param("nn_k", 10, low=1, high=100),
     Param("nn_radius", 20.0, low=0.1, high=round(MAX_DISTANCE_KM, 1)),
     Param("nn_engine", "rtree", choices=[*BACKENDS, POSTGIS]),
+    Param("nn_model", "sphere", choices=list(MODELS)),
     Param("nn_data", "world", choices=list(DATA_SOURCES)),
     Param("nn_pop", 15000, choices=list(POPULATION_THRESHOLDS)),
     Param("nn_base", "outlines", choices=list(BASE_MAPS)),
@@ -310,6 +312,9 @@ def _choose_search(size: int) -> tuple[str, int, float]:
                   help="K larger than the number of places returns them all.")
     radius = st.number_input("Radius (km)", min_value=0.1, max_value=round(MAX_DISTANCE_KM, 1), step=5.0,
                              format="%.1f", key="nn_radius", disabled=mode == "nearest")
+    st.radio("Distance", list(MODELS), format_func=MODELS.get, key="nn_model", horizontal=True,
+             help="The sphere is what the indexes search; the ellipsoid ranks their candidates by the WGS84 "
+             "geodesic, exactly (the search bound is widened by the proven largest ratio of the two).")
     if mode != "radius" and k > size:
         st.caption(f"Only {plural(size, 'place')}: all of them are returned.")
     return mode, int(k), float(radius)
@@ -510,7 +515,9 @@ def _search_panel() -> None:
     hits = None
     try:
         index = cached_index(dataset_key, engine, places["lat"].to_numpy(), places["lon"].to_numpy(), dsn)
-        hits, elapsed_ms = timed_search(index, lat, lon, mode, k, radius)
+        model = st.session_state["nn_model"]
+        hits, elapsed_ms = timed_search(index, lat, lon, mode, k, radius, model)
+        other, _ = timed_search(index, lat, lon, mode, k, radius, "ellipsoid" if model == "sphere" else "sphere")
     except BackendError as exc:  # the database can fail at any time; the in-memory engines stay usable
         st.error(f"The PostGIS search failed: {exc}. Pick an in-memory engine to keep going.")
     except GeoError as exc:
@@ -529,8 +536,9 @@ def _search_panel() -> None:
     if table is not None:
         _draw_results(table, results_summary(
             mode=mode, k=k, radius_km=radius, found=len(table), n_places=len(places), lat=lat, lon=lon,
-            engine=engine, elapsed_ms=elapsed_ms,
+            engine=engine, elapsed_ms=elapsed_ms, model=model,
         ))
+        st.caption(model_disagreement(lat, lon, index.lat, index.lon, hits, other))
 
 
 def _draw_map(base: str, dots: str | None, query, radius_km: float | None) -> None:

@@ -1,0 +1,110 @@
+"""Ellipsoid model: exact ranking by WGS84 geodesic distance (equal to a brute-force geodesic ranking over
+every point, ties by idx), near-antipodal queries included; distances equal pyproj's; the sphere/ellipsoid
+ratio stays inside its proven bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pyproj import Geod
+
+from services.geo.ellipsoid import (
+    RATIO_HIGH,
+    RATIO_LOW,
+    ellipsoid_nearest,
+    ellipsoid_search,
+    ellipsoid_within,
+    geodesic_km,
+    model_disagreement,
+)
+from services.geo.index import PointIndex
+from services.geo.sphere import haversine_km
+
+INDEPENDENT = Geod(ellps="WGS84")
+
+
+def _points(n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    lat = np.degrees(np.arcsin(rng.uniform(-1, 1, n)))
+    lon = rng.uniform(-180, 180, n)
+    lat[:4], lon[:4] = [10.0, 10.0, 89.5, 0.0], [20.0, 20.0, 100.0, 180.0]
+    return lat, lon
+
+
+def _brute(lat, lon, q_lat, q_lon):
+    _, _, metres = INDEPENDENT.inv(np.full(lat.size, q_lon), np.full(lat.size, q_lat), lon, lat)
+    km = np.asarray(metres) / 1000.0
+    order = np.lexsort((np.arange(lat.size), km))
+    return order, km[order]
+
+
+def _queries(lat, lon):
+    rng = np.random.default_rng(4)
+    queries = [(float(a), float(b)) for a, b in zip(np.degrees(np.arcsin(rng.uniform(-1, 1, 25))), rng.uniform(-180, 180, 25))]
+    # Near-antipodal to stored points (where geodesic solvers work hardest), poles, the seam, a duplicate.
+    for i in (4, 5, 6):
+        queries.append((-float(lat[i]) + 1e-7, float((lon[i] + 360.0) % 360.0 - 180.0)))
+    return queries + [(90.0, 0.0), (-89.99, 45.0), (0.0, -179.99), (10.0, 20.0)]
+
+
+@pytest.fixture(scope="module")
+def world():
+    lat, lon = _points()
+    return lat, lon, {name: PointIndex(lat, lon, name) for name in ("rtree", "brute", "balltree")}
+
+
+@pytest.mark.parametrize("engine", ["rtree", "brute", "balltree"])
+@pytest.mark.parametrize("k", [1, 7])
+def test_nearest_equals_brute_force_geodesic_ranking(world, engine, k):
+    lat, lon, indexes = world
+    for q_lat, q_lon in _queries(lat, lon):
+        order, km = _brute(lat, lon, q_lat, q_lon)
+        got = ellipsoid_nearest(indexes[engine], q_lat, q_lon, k)
+        np.testing.assert_array_equal(got["idx"].to_numpy(), order[:k], err_msg=f"{q_lat}, {q_lon}")
+        np.testing.assert_allclose(got["distance_km"], km[:k], rtol=0, atol=1e-6)
+
+
+def test_within_equals_brute_force_geodesic_filter(world):
+    lat, lon, indexes = world
+    for q_lat, q_lon in _queries(lat, lon):
+        order, km = _brute(lat, lon, q_lat, q_lon)
+        for radius in (300.0, 1500.0, 19_990.0):
+            got = ellipsoid_within(indexes["rtree"], q_lat, q_lon, radius)
+            np.testing.assert_array_equal(got["idx"].to_numpy(), order[km <= radius])
+
+
+def test_both_mode_and_the_sphere_can_disagree(world):
+    lat, lon, indexes = world
+    hits = ellipsoid_search(indexes["rtree"], 45.0, 10.0, "both", 5, 800.0)
+    assert len(hits) <= 5 and (hits["distance_km"] <= 800.0).all()
+    # Two points the sphere ranks one way and the ellipsoid the other: due north vs due east, equal on
+    # the sphere (to the metre) but 0.3 % apart on the ellipsoid.
+    pair = PointIndex([1.0, 0.0], [0.0, 1.0], "brute")
+    sphere = pair.nearest(0.0, 0.0, 2)
+    ellipsoid = ellipsoid_nearest(pair, 0.0, 0.0, 2)
+    assert sphere["idx"].tolist() == [0, 1] and ellipsoid["idx"].tolist() == [0, 1]
+    assert ellipsoid["distance_km"].iloc[0] < ellipsoid["distance_km"].iloc[1]  # a degree of latitude is shorter
+    text = model_disagreement(0.0, 0.0, pair.lat, pair.lon, ellipsoid, sphere)
+    assert "differ by up to" in text and "same places in the same order" in text
+
+
+def test_distances_equal_pyproj(world):
+    lat, lon, _ = world
+    rng = np.random.default_rng(9)
+    rows = rng.integers(0, lat.size, 500)
+    q_lat, q_lon = rng.uniform(-90, 90, 500), rng.uniform(-180, 180, 500)
+    expected = np.array([INDEPENDENT.inv(b, a, d, c)[2] for a, b, c, d in zip(q_lat, q_lon, lat[rows], lon[rows])]) / 1000
+    np.testing.assert_allclose(geodesic_km(q_lat, q_lon, lat[rows], lon[rows]), expected, rtol=0, atol=1e-6)
+
+
+def test_the_ratio_stays_inside_its_proven_bounds():
+    rng = np.random.default_rng(2)
+    n = 100_000
+    lat1 = np.degrees(np.arcsin(rng.uniform(-1, 1, n)))
+    lon1 = rng.uniform(-180, 180, n)
+    lat2 = np.clip(lat1 + rng.normal(0, 3, n) * (rng.random(n) < 0.5) + rng.uniform(-90, 90, n) * (rng.random(n) < 0.3), -90, 90)
+    lon2 = (lon1 + rng.normal(0, 3, n) + 180) % 360 - 180
+    sphere = haversine_km(lat1, lon1, lat2, lon2)
+    ratio = geodesic_km(lat1, lon1, lat2, lon2)[sphere > 1e-3] / sphere[sphere > 1e-3]
+    assert RATIO_LOW <= ratio.min() and ratio.max() <= RATIO_HIGH
+    assert ratio.min() < RATIO_LOW * 1.0005 and ratio.max() > RATIO_HIGH / 1.0005  # and the bounds are tight
