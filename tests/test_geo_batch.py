@@ -158,3 +158,20 @@ def test_named_join_carries_both_names():
     named = named_join(join, queries, places)
     assert named["query_name"].tolist() == ["q", "q"] and named["place_name"].tolist() == ["b", "a"]
     assert named["place_country"].tolist() == ["Y", "X"]
+
+
+@pytest.mark.parametrize("mode, k, radius", [("nearest", 1, 0.0), ("nearest", 6, 0.0), ("radius", 1, 700.0),
+                                             ("both", 4, 900.0)])
+def test_ellipsoid_join_equals_per_query_geodesic_search(world, mode, k, radius):
+    from services.geo.ellipsoid import ellipsoid_search
+
+    lat, lon, batch, brute, _ = world
+    q_lat, q_lon = _queries(n=120)
+    q_lat[7], q_lon[7] = -10.0, -160.0  # antipode of the duplicated place (10, 20): near-antipodal query
+    got = batch.join(q_lat, q_lon, mode, k, radius, model="ellipsoid")
+    frames = []
+    for i, (a, b) in enumerate(zip(q_lat.tolist(), q_lon.tolist())):
+        hits = ellipsoid_search(brute, a, b, mode, k, radius)
+        frames.append(pd.DataFrame({"query_idx": i, "place_idx": hits["idx"].to_numpy(),
+                                    "rank": np.arange(1, len(hits) + 1), "distance_km": hits["distance_km"].to_numpy()}))
+    _assert_same(got, pd.concat(frames, ignore_index=True))

@@ -399,12 +399,13 @@ def _batch_panel() -> None:
             return
         st.caption(join_plan(len(queries), len(places), estimate, JOIN_PAGE_MAX_ROWS))
         too_big = estimate.rows > JOIN_PAGE_MAX_ROWS
-        request = (queries_key, dataset_key, mode, int(k), float(radius))
+        model = st.session_state.get("nn_model", "sphere")  # the Distance switch of the panel above
+        request = (queries_key, dataset_key, mode, int(k), float(radius), model)
         if st.button("Run the join", icon=":material/play_arrow:", key="nn_batch_run", disabled=too_big):
             progress = st.progress(0.0, text="Starting…")
             try:
                 join = index.join(q_lat, q_lon, mode, int(k), float(radius), max_rows=JOIN_PAGE_MAX_ROWS,
-                                  progress=lambda done, step: progress.progress(done, text=step))
+                                  progress=lambda done, step: progress.progress(done, text=step), model=model)
             except GeoError as exc:  # a radius join that outgrew its estimate stops with this message
                 st.error(f"Cannot join: {exc}")
                 return
@@ -415,7 +416,7 @@ def _batch_panel() -> None:
         if result is None or result[0] != request:
             return
         named = result[1]
-        st.markdown(join_summary(named, len(queries)))
+        st.markdown(join_summary(named, len(queries), model))
         st.dataframe(named.head(JOIN_PREVIEW_ROWS), hide_index=True, width="stretch", key="nn_batch_table")
         show_figure(join_links_figure(named), "nearest-neighbour-join", key="nn_batch_fig")
         st.download_button("Download the join (CSV)", data=lambda: named.to_csv(index=False),

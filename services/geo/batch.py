@@ -20,9 +20,10 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from services.budget import JOIN_CHUNK_ROWS, JOIN_ESTIMATE_SAMPLE, JOIN_MAX_ROWS
+from services.geo.ellipsoid import MODELS, RATIO_LOW, geodesic_km
 from services.geo.errors import InvalidSearchError, RequestTooLargeError
 from services.geo.results import rank, validate_k, validate_points, validate_radius
-from services.geo.sphere import EARTH_RADIUS_KM, haversine_km, unit_vectors
+from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM, haversine_km, unit_vectors
 
 #: Columns of a join result: query row, place row, rank among that query's results (1 = nearest), km.
 JOIN_COLUMNS = ["query_idx", "place_idx", "rank", "distance_km"]
@@ -90,6 +91,7 @@ class BatchIndex:
         workers: int = -1,
         max_rows: int = JOIN_MAX_ROWS,
         progress: Progress | None = None,
+        model: str = "sphere",
     ) -> pd.DataFrame:
         """One row per (query, place): :data:`JOIN_COLUMNS`, by query row, then rank.
 
@@ -98,6 +100,8 @@ class BatchIndex:
         ``max_rows``) instead of running out of memory.
         """
         mode, k, radius_km = validate_join_spec(mode, k, radius_km)
+        if model not in MODELS:
+            raise InvalidSearchError(f"unknown distance model {model!r}; choose one of {', '.join(MODELS)}")
         q_lat, q_lon = validate_points(q_lat, q_lon)
         estimate = self.estimate(q_lat, q_lon, mode, k, radius_km)
         if estimate.rows > max_rows:
@@ -112,7 +116,8 @@ class BatchIndex:
         parts, total = [], 0
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
-            part = self._chunk(q_lat[start:stop], q_lon[start:stop], mode, k, radius_km, workers)
+            chunk_join = self._chunk if model == "sphere" else self._ellipsoid_chunk
+            part = chunk_join(q_lat[start:stop], q_lon[start:stop], mode, k, radius_km, workers)
             part[0] += start
             total += part[0].size
             if total > max_rows:
@@ -134,6 +139,40 @@ class BatchIndex:
         query, place, ranks, dist = self._nearest(q_lat, q_lon, k, workers)
         if mode == "both":
             keep = dist <= radius_km
+            query, place, ranks, dist = query[keep], place[keep], ranks[keep], dist[keep]
+        return [query, place, ranks, dist]
+
+    def _ellipsoid_chunk(self, q_lat, q_lon, mode, k, radius_km, workers) -> list[np.ndarray]:
+        """The chunk on the WGS84 ellipsoid: a sphere ball search per query reaching G / RATIO_LOW, where
+        G bounds the answer (the radius, or the largest geodesic distance among the sphere's K nearest),
+        then every candidate ranked by its geodesic distance, ties by place row."""
+        if self.size == 0 or q_lat.size == 0:
+            return [np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)]
+        if mode == "radius":
+            reach_km = np.full(q_lat.size, radius_km)
+        else:
+            query, place, _, _ = self._nearest(q_lat, q_lon, k, workers)
+            bound = geodesic_km(q_lat[query], q_lon[query], self.lat[place], self.lon[place])
+            reach_km = np.zeros(q_lat.size)
+            np.maximum.at(reach_km, query, bound)
+            if mode == "both":
+                reach_km = np.minimum(reach_km, radius_km)
+        found = self.tree.query_ball_point(
+            unit_vectors(q_lat, q_lon), r=chord(np.minimum(reach_km / RATIO_LOW + 1e-6, MAX_DISTANCE_KM)) + _CHORD_SLACK,
+            workers=workers, return_sorted=False,
+        )
+        counts = np.fromiter((len(rows) for rows in found), dtype=np.int64, count=len(found))
+        place = np.fromiter((row for rows in found for row in rows), dtype=np.int64, count=int(counts.sum()))
+        query = np.repeat(np.arange(q_lat.size, dtype=np.int64), counts)
+        dist = geodesic_km(q_lat[query], q_lon[query], self.lat[place], self.lon[place])
+        if mode != "nearest":
+            keep = dist <= radius_km
+            query, place, dist = query[keep], place[keep], dist[keep]
+        order = np.lexsort((place, dist, query))
+        query, place, dist = query[order], place[order], dist[order]
+        ranks = ranks_within(query)
+        if mode != "radius":
+            keep = ranks <= k
             query, place, ranks, dist = query[keep], place[keep], ranks[keep], dist[keep]
         return [query, place, ranks, dist]
 

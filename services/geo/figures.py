@@ -88,12 +88,11 @@ def join_plan(n_queries: int, n_places: int, estimate, cap: int) -> str:
     return text
 
 
-def join_summary(named: pd.DataFrame, n_queries: int) -> str:
+def join_summary(named: pd.DataFrame, n_queries: int, model: str = "sphere") -> str:
     matched = int(named["query_idx"].nunique()) if len(named) else 0
-    return (
-        f"**{plural(len(named), 'row')}** for {plural(matched, 'query point')} of {n_queries:,} with a match · "
-        f"great-circle km on a {EARTH_RADIUS_KM} km sphere"
-    )
+    distance = (f"great-circle km on a {EARTH_RADIUS_KM} km sphere" if model == "sphere"
+                else "geodesic km on the WGS84 ellipsoid")
+    return f"**{plural(len(named), 'row')}** for {plural(matched, 'query point')} of {n_queries:,} with a match · {distance}"
 
 
 def join_links_figure(named: pd.DataFrame, max_links: int = MAX_DRAWN_LINKS) -> go.Figure:
