@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from services.budget import JOIN_CHUNK_ROWS, JOIN_ESTIMATE_SAMPLE, JOIN_MAX_ROWS
-from services.geo.ellipsoid import MODELS, RATIO_LOW, geodesic_km
+from services.geo.ellipsoid import MODELS, RATIO_HIGH, RATIO_LOW, geodesic_km
 from services.geo.errors import InvalidSearchError, RequestTooLargeError
 from services.geo.results import rank, validate_k, validate_points, validate_radius
 from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM, haversine_km, unit_vectors
@@ -144,17 +144,17 @@ class BatchIndex:
 
     def _ellipsoid_chunk(self, q_lat, q_lon, mode, k, radius_km, workers) -> list[np.ndarray]:
         """The chunk on the WGS84 ellipsoid: a sphere ball search per query reaching G / RATIO_LOW, where
-        G bounds the answer (the radius, or the largest geodesic distance among the sphere's K nearest),
+        G bounds the answer (the radius, or RATIO_HIGH times the sphere's K-th distance),
         then every candidate ranked by its geodesic distance, ties by place row."""
         if self.size == 0 or q_lat.size == 0:
             return [np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)]
         if mode == "radius":
             reach_km = np.full(q_lat.size, radius_km)
         else:
-            query, place, _, _ = self._nearest(q_lat, q_lon, k, workers)
-            bound = geodesic_km(q_lat[query], q_lon[query], self.lat[place], self.lon[place])
+            query, _, _, sphere_km = self._nearest(q_lat, q_lon, k, workers)
+            # The K-th geodesic distance is at most RATIO_HIGH times the K-th sphere distance.
             reach_km = np.zeros(q_lat.size)
-            np.maximum.at(reach_km, query, bound)
+            np.maximum.at(reach_km, query, sphere_km * RATIO_HIGH)
             if mode == "both":
                 reach_km = np.minimum(reach_km, radius_km)
         found = self.tree.query_ball_point(

@@ -59,12 +59,12 @@ def ellipsoid_nearest(index, lat: float, lon: float, k: int) -> pd.DataFrame:
     first = index.nearest(lat, lon, k)
     if first.empty:
         return first
-    points_lat, points_lon = index.lat, index.lon
-    rows = first["idx"].to_numpy()
-    bound = float(geodesic_km(lat, lon, points_lat[rows], points_lon[rows]).max())
-    # The true K-th geodesic distance is at most ``bound``: every point that close is a sphere candidate.
+    # The sphere's K nearest are each at most RATIO_HIGH times their sphere distance away on the ellipsoid,
+    # so the true K-th geodesic distance is at most RATIO_HIGH * (K-th sphere distance); every point that
+    # close on the ellipsoid lies within that / RATIO_LOW on the sphere (about 1 % beyond the K-th).
+    bound = float(first["distance_km"].to_numpy()[-1]) * RATIO_HIGH
     candidates = index.within(lat, lon, sphere_reach_km(bound))["idx"].to_numpy()
-    return ranked(candidates, geodesic_km(lat, lon, points_lat[candidates], points_lon[candidates]), k)
+    return ranked(candidates, geodesic_km(lat, lon, index.lat[candidates], index.lon[candidates]), k)
 
 
 def ellipsoid_within(index, lat: float, lon: float, radius_km: float) -> pd.DataFrame:
