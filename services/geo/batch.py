@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.api.internals import create_dataframe_from_blocks
 from scipy.spatial import cKDTree
 
 from services.budget import JOIN_CHUNK_ROWS, JOIN_ESTIMATE_SAMPLE, JOIN_MAX_ROWS
@@ -113,21 +114,36 @@ class BatchIndex:
         n = q_lat.size
         per_query = min(k, self.size) + 1 if mode != "radius" else max(1, estimate.rows // max(n, 1))
         chunk = max(1, JOIN_CHUNK_ROWS // per_query)
+        # K nearest has a known size: chunks are written straight into the result's columns, so a million
+        # queries cost the result plus one chunk, not the result twice over.
+        known = n * min(k, self.size) if mode == "nearest" else None
+        ints = np.empty((3, known), dtype=np.int64) if known is not None else None
+        floats = np.empty((1, known)) if known is not None else None
         parts, total = [], 0
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
             chunk_join = self._chunk if model == "sphere" else self._ellipsoid_chunk
-            part = chunk_join(q_lat[start:stop], q_lon[start:stop], mode, k, radius_km, workers)
-            part[0] += start
-            total += part[0].size
+            query, place, ranks, dist = chunk_join(q_lat[start:stop], q_lon[start:stop], mode, k, radius_km, workers)
+            query += start
+            if ints is not None:
+                span = slice(total, total + query.size)
+                ints[0, span], ints[1, span], ints[2, span], floats[0, span] = query, place, ranks, dist
+            else:
+                parts.append((query, place, ranks, dist))
+            total += query.size
             if total > max_rows:
                 raise RequestTooLargeError(
                     f"this join passed {max_rows:,} result rows after {stop:,} of {n:,} query points; use "
                     "fewer query points or a smaller radius."
                 )
-            parts.append(part)
             report(stop / n, f"joined {stop:,} of {n:,} query points")
-        return join_frame(*(np.concatenate(column) if parts else np.zeros(0) for column in zip(*parts)))
+        if ints is None:
+            ints, floats = np.empty((3, total), dtype=np.int64), np.empty((1, total))
+            for row, column in enumerate(zip(*parts)):
+                target = floats[0] if row == 3 else ints[row]
+                if column:
+                    np.concatenate(column, out=target)
+        return _frame_from_columns(ints[:, :total], floats[:, :total])
 
     # -- one chunk of queries ------------------------------------------------------------------------------
 
@@ -228,6 +244,14 @@ def ranks_within(query: np.ndarray) -> np.ndarray:
     starts = np.flatnonzero(np.r_[True, query[1:] != query[:-1]])
     first = np.repeat(starts, np.diff(np.r_[starts, query.size]))
     return np.arange(query.size, dtype=np.int64) - first + 1
+
+
+def _frame_from_columns(ints: np.ndarray, floats: np.ndarray) -> pd.DataFrame:
+    """The join frame around (3, n) int64 and (1, n) float64 blocks, without copying them."""
+    return create_dataframe_from_blocks(
+        [(np.ascontiguousarray(ints), np.array([0, 1, 2])), (np.ascontiguousarray(floats), np.array([3]))],
+        index=pd.RangeIndex(ints.shape[1]), columns=pd.Index(JOIN_COLUMNS),
+    )
 
 
 def join_frame(query_idx, place_idx, ranks, distance_km) -> pd.DataFrame:
