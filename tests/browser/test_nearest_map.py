@@ -158,7 +158,7 @@ def test_an_upload_without_population_or_country_and_one_place(page, app_url):
     settle(page)
     page.get_by_text("My file (CSV or GeoJSON)").click()
     settle(page)
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
         files=[{"name": "one.csv", "mimeType": "text/csv", "buffer": b"name,lat,lon\nLighthouse,48.8,2.3\n"}]
     )
     page.wait_for_function("() => document.body.innerText.includes('of 1 to (')", timeout=60_000)
