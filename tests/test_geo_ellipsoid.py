@@ -108,3 +108,15 @@ def test_the_ratio_stays_inside_its_proven_bounds():
     ratio = geodesic_km(lat1, lon1, lat2, lon2)[sphere > 1e-3] / sphere[sphere > 1e-3]
     assert RATIO_LOW <= ratio.min() and ratio.max() <= RATIO_HIGH
     assert ratio.min() < RATIO_LOW * 1.0005 and ratio.max() > RATIO_HIGH / 1.0005  # and the bounds are tight
+
+
+def test_the_ellipsoid_circle_edge_is_at_the_geodesic_radius():
+    from services.geo.ellipsoid import ellipsoid_destination
+    from services.geo.sphere import geodesic_circle
+
+    for lat, lon, radius in [(48.85, 2.35, 300.0), (-16.5, 179.8, 800.0), (88.0, 10.0, 400.0)]:
+        (ring, *_), *_ = geodesic_circle(lat, lon, radius, split_at_antimeridian=False,
+                                         destination_fn=ellipsoid_destination)
+        edge = [(a, b) for a, b in ring if abs(a) < 89.999]  # the pole-closing vertices are not on the edge
+        edge_lat, edge_lon = np.array(edge).T
+        np.testing.assert_allclose(geodesic_km(lat, lon, edge_lat, edge_lon), radius, rtol=0, atol=1e-6)

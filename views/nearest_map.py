@@ -547,7 +547,7 @@ def _draw_map(base: str, dots: str | None, query, radius_km: float | None) -> No
     layers = []
     if query is not None and query[2] is not None:
         q_lat, q_lon, table = query
-        layers.append(results_layer(q_lat, q_lon, table, radius_km))
+        layers.append(results_layer(q_lat, q_lon, table, radius_km, st.session_state.get("nn_model", "sphere")))
     if leaflet_assets() is None:
         st.caption("Leaflet is loaded from a CDN (install `xstatic-leaflet` for a map that works offline).")
     st_folium(

@@ -19,7 +19,7 @@ from pyproj import Geod
 
 from services.geo.errors import InvalidSearchError
 from services.geo.results import ranked, validate_k, validate_query, validate_radius
-from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM, haversine_km
+from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM, haversine_km, wrap_longitude
 
 #: Distance models the page offers: key -> label.
 MODELS: dict[str, str] = {
@@ -44,6 +44,15 @@ def geodesic_km(lat1, lon1, lat2, lon2) -> np.ndarray:
         return np.zeros(lat1.shape)
     _, _, metres = GEOD.inv(lon1.ravel(), lat1.ravel(), lon2.ravel(), lat2.ravel())
     return np.asarray(metres, dtype=float).reshape(lat1.shape) / 1000.0
+
+
+def ellipsoid_destination(lat: float, lon: float, bearing_deg, distance_km: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points reached on the ellipsoid from (lat, lon) along the given initial bearing(s) (Karney's direct
+    problem); the same signature as :func:`services.geo.sphere.destination`, for the radius circle."""
+    bearings = np.atleast_1d(np.asarray(bearing_deg, dtype=float))
+    lons, lats, _ = GEOD.fwd(np.full(bearings.size, lon), np.full(bearings.size, lat), bearings,
+                             np.full(bearings.size, distance_km * 1000.0))
+    return np.asarray(lats), np.asarray(wrap_longitude(np.asarray(lons)))
 
 
 def sphere_reach_km(geodesic: float) -> float:

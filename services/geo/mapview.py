@@ -20,8 +20,9 @@ import pandas as pd
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
+from services.geo.ellipsoid import ellipsoid_destination
 from services.geo.errors import InvalidSearchError
-from services.geo.sphere import geodesic_circle, great_circle_path, longitude_near, wrap_longitude
+from services.geo.sphere import MAX_DISTANCE_KM, geodesic_circle, great_circle_path, longitude_near, wrap_longitude
 
 #: Base maps: key -> (label, tile URL or None, attribution).
 BASE_MAPS: dict[str, tuple[str, str | None, str]] = {
@@ -409,7 +410,7 @@ def base_map(outlines: str | None, base: str, dots: str | None, *, height: int =
 
 
 def results_layer(
-    query_lat: float, query_lon: float, results: pd.DataFrame, radius_km: float | None
+    query_lat: float, query_lon: float, results: pd.DataFrame, radius_km: float | None, model: str = "sphere"
 ) -> folium.FeatureGroup:
     """The query point, great-circle lines to each result, the results, and the geodesic radius circle.
 
@@ -420,8 +421,12 @@ def results_layer(
     lats = drawn["lat"].to_numpy(dtype=float)
     # Beside the query, even across ±180 (Leaflet draws vectors at their literal longitude).
     lons = np.atleast_1d(longitude_near(drawn["lon"].to_numpy(dtype=float), query_lon))
+    # On the ellipsoid the circle's edge is at the geodesic radius (up to a hemisphere; beyond, the sphere's).
+    ellipsoidal = model == "ellipsoid" and radius_km is not None and radius_km <= MAX_DISTANCE_KM / 2
     circle = (
-        geodesic_circle(query_lat, query_lon, radius_km, split_at_antimeridian=False) if radius_km else []
+        geodesic_circle(query_lat, query_lon, radius_km, split_at_antimeridian=False,
+                        destination_fn=ellipsoid_destination if ellipsoidal else None)
+        if radius_km else []
     )
     paths = [
         path

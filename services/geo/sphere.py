@@ -87,7 +87,8 @@ Polygon = list[Ring]  # outer ring first, then holes
 
 
 def geodesic_circle(
-    lat: float, lon: float, radius_km: float, segments: int = 180, *, split_at_antimeridian: bool = True
+    lat: float, lon: float, radius_km: float, segments: int = 180, *, split_at_antimeridian: bool = True,
+    destination_fn=None,
 ) -> list[Polygon]:
     """The disc of points within great-circle distance ``radius_km`` of (lat, lon), as flat-map polygons.
 
@@ -97,6 +98,7 @@ def geodesic_circle(
     (values may pass ±180), which is what a web map centred on the query draws without a seam. A disc
     around a pole is closed along that pole's edge; a disc larger than a hemisphere is the world minus the
     antipodal disc. So a flat map shows the true disc instead of a band across the whole world.
+    ``destination_fn`` replaces :func:`destination` (the ellipsoid's, for a disc of up to a hemisphere).
     """
     if not (radius_km > 0 and math.isfinite(radius_km)):
         raise InvalidSearchError(f"radius must be a positive number of km, got {radius_km!r}")
@@ -107,9 +109,9 @@ def geodesic_circle(
         hole = _unwrapped_cap(-lat, wrap_longitude(lon + 180.0), MAX_DISTANCE_KM - radius_km, segments)
         disc = shapely.difference(world, _fold_into_world(hole))
     elif split_at_antimeridian:
-        disc = _fold_into_world(_unwrapped_cap(lat, lon, radius_km, segments))
+        disc = _fold_into_world(_unwrapped_cap(lat, lon, radius_km, segments, destination_fn))
     else:
-        disc = _unwrapped_cap(lat, lon, radius_km, segments)
+        disc = _unwrapped_cap(lat, lon, radius_km, segments, destination_fn)
     return [
         [[(float(y), float(x)) for x, y in np.asarray(ring.coords)] for ring in (part.exterior, *part.interiors)]
         for part in shapely.get_parts(disc)
@@ -117,10 +119,10 @@ def geodesic_circle(
     ]
 
 
-def _unwrapped_cap(lat: float, lon: float, radius_km: float, segments: int) -> shapely.Polygon:
+def _unwrapped_cap(lat: float, lon: float, radius_km: float, segments: int, destination_fn=None) -> shapely.Polygon:
     """A disc of at most a hemisphere as one polygon in continuous (unwrapped) longitude."""
     bearings = np.linspace(0.0, 360.0, segments, endpoint=False)
-    lats, lons = destination(lat, lon, bearings, radius_km)
+    lats, lons = (destination_fn or destination)(lat, lon, bearings, radius_km)
     unwrapped = np.degrees(np.unwrap(np.radians(lons)))
     coords = np.column_stack([unwrapped, lats])
     winding = unwrapped[-1] - unwrapped[0] + wrap_longitude(unwrapped[0] - unwrapped[-1])
