@@ -26,3 +26,7 @@ REQUEST_SECONDS_TO_MESSAGE = 5.0
 # --- Grad-CAM (services.cam) ------------------------------------------------------------------------------
 
 # --- affine (services.affine) -----------------------------------------------------------------------------
+#: Longest side of the affine page's working picture (its slider-to-image target is set for 1024 x 1024).
+AFFINE_MAX_SIDE = 1024
+#: Largest |entry| of a typed matrix, a URL entry or the point K (beyond it nothing of the picture is visible).
+AFFINE_MATRIX_ENTRY_LIMIT = 1e6

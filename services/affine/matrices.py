@@ -49,6 +49,14 @@ def as_homogeneous(matrix: np.ndarray) -> np.ndarray:
     return arr.copy()
 
 
+def matrix_from_entries(entries: list[float] | tuple[float, ...]) -> np.ndarray:
+    """The 3x3 affine matrix whose first two rows are the six typed entries (m00, m01, m02, m10, m11, m12)."""
+    values = [float(value) for value in entries]
+    if len(values) != 6:
+        raise AffineError(f"An affine matrix has 6 free entries, got {len(values)}.")
+    return np.array([values[:3], values[3:], [0.0, 0.0, 1.0]])
+
+
 def frame_matrix(frame: Frame, height: int, width: int) -> np.ndarray:
     """The 3x3 map from normalised coordinates to ``frame`` coordinates for an image of this size."""
     if height < 2 or width < 2:

@@ -28,20 +28,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from services.affine.errors import AffineError, UnsupportedCombinationError
 from services.affine.matrices import as_homogeneous, inverse, pixel_matrix
 from services.affine.numpy_engine import warp_numpy
-
-Interpolation = Literal["nearest", "bilinear", "bicubic"]
-Padding = Literal["zeros", "border", "reflection"]
-Engine = Literal["numpy", "torch", "opencv", "skimage"]
-INTERPOLATIONS: tuple[str, ...] = ("nearest", "bilinear", "bicubic")
-PADDINGS: tuple[str, ...] = ("zeros", "border", "reflection")
-ENGINES: tuple[str, ...] = ("numpy", "torch", "opencv", "skimage")
+from services.affine.options import DEFAULT_OPTIONS, ENGINES, Engine, SamplerOptions
 
 #: Largest output the service agrees to compute (a 4096 x 4096 picture).
 MAX_PIXELS = 4096 * 4096
@@ -68,18 +61,17 @@ def normalised_to_pixels(points: np.ndarray, height: int, width: int) -> np.ndar
     return (pts + 1.0) * 0.5 * np.array([width - 1, height - 1], dtype=np.float64)
 
 
-def warp(
-    image: np.ndarray,
-    theta: np.ndarray,
-    *,
-    interpolation: Interpolation = "bilinear",
-    padding: Padding = "zeros",
-    engine: Engine = "numpy",
-) -> np.ndarray:
-    """Step 3: sample ``image`` (H x W or H x W x C) on theta's grid; returns float32 of the same shape and scale."""
+def warp(image: np.ndarray, theta: np.ndarray, options: SamplerOptions = DEFAULT_OPTIONS, **changes: str) -> np.ndarray:
+    """Step 3: sample ``image`` (H x W or H x W x C) on theta's grid; returns float32 of the same shape and scale.
+
+    ``changes`` override single fields of ``options`` (``warp(image, theta, engine="torch")``); the frame and
+    mapping of ``options`` do not matter here, theta is already the sampler's map.
+    """
     pixels = _check_image(image)
     matrix = _check_theta(theta)
-    _check_options(interpolation, padding, engine)
+    options = options.but(**changes)
+    interpolation, padding, engine = options.interpolation, options.padding, options.engine
+    _check_combination(interpolation, padding, engine)
     squeeze = pixels.ndim == 2
     if squeeze:
         pixels = pixels[:, :, None]
@@ -106,18 +98,21 @@ class EngineCheck:
 def compare_engines(
     image: np.ndarray,
     theta: np.ndarray,
+    options: SamplerOptions = DEFAULT_OPTIONS,
     *,
-    interpolation: Interpolation = "bilinear",
-    padding: Padding = "zeros",
     reference: Engine = "numpy",
     tolerance: float = 1e-4,
+    **changes: str,
 ) -> list[EngineCheck]:
-    """Run every engine on the same input and report its largest difference from ``reference``."""
+    """Run every engine with ``options``' interpolation and padding; report each one's largest difference from
+    ``reference`` (``options.engine`` is ignored: every engine runs)."""
+    options = options.but(**changes)
+    interpolation = options.interpolation
     outputs: dict[str, tuple[np.ndarray | None, float | None, str]] = {}
     for engine in ENGINES:
         try:
             started = time.perf_counter()
-            result = warp(image, theta, interpolation=interpolation, padding=padding, engine=engine)
+            result = warp(image, theta, options, engine=engine)
             outputs[engine] = (result, (time.perf_counter() - started) * 1000.0, "")
         except UnsupportedCombinationError as exc:
             outputs[engine] = (None, None, str(exc))
@@ -225,13 +220,7 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _check_options(interpolation: str, padding: str, engine: str) -> None:
-    if interpolation not in INTERPOLATIONS:
-        raise AffineError(f"Unknown interpolation {interpolation!r}; use one of {', '.join(INTERPOLATIONS)}.")
-    if padding not in PADDINGS:
-        raise AffineError(f"Unknown padding {padding!r}; use one of {', '.join(PADDINGS)}.")
-    if engine not in ENGINES:
-        raise AffineError(f"Unknown engine {engine!r}; use one of {', '.join(ENGINES)}.")
+def _check_combination(interpolation: str, padding: str, engine: str) -> None:
     if engine == "skimage" and interpolation == "bicubic":
         raise UnsupportedCombinationError(
             "scikit-image's bicubic (order 3) uses the Catmull-Rom kernel (a = -0.5), not Keys' a = -0.75 of "
