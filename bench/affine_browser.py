@@ -1,7 +1,7 @@
 """The affine page in headless Chromium: slider -> painted time, and the bytes one rerun sends.
 
 ``python -m bench.affine_browser [rounds]`` starts ``streamlit run app.py``, opens /affine at 1440 x 1000, and
-moves the last step slider (the rotation) by one step with the keyboard, ``rounds`` times. For each move it
+moves the last step slider (the rotation) one degree further with the keyboard, ``rounds`` times. For each move it
 times key press -> the output picture's new source decoded and no script running, and counts the websocket
 frames and /media/ bodies received in that window. Not part of ``python -m bench`` (it needs Chromium and a
 server); the numbers go in the issue 17 closing note.
@@ -16,6 +16,23 @@ import time
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, serve_app, settle
 
 OUTPUT = '[data-testid="stImage"] img'
+#: Counts what the page receives: websocket message bytes, and /media/ bodies (resource timing).
+COUNTERS = """
+performance.setResourceTimingBufferSize(100000);
+window.__wsBytes = 0;
+const NativeSocket = window.WebSocket;
+window.WebSocket = class extends NativeSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener('message', (event) => {
+      const data = event.data;
+      window.__wsBytes += data.byteLength ?? data.size ?? data.length;
+    });
+  }
+};
+"""
+RECEIVED = """() => ({websocket: window.__wsBytes, media: performance.getEntriesByType('resource')
+  .filter(e => e.name.includes('/media/')).reduce((total, e) => total + e.encodedBodySize, 0)})"""
 
 
 def _output_source(tab) -> str:
@@ -25,36 +42,21 @@ def _output_source(tab) -> str:
 def measure(rounds: int = 15) -> dict:
     from playwright.sync_api import sync_playwright
 
-    received: list[int] = []  # websocket frames (decoded payload bytes)
-    media: dict[str, int] = {}  # request id -> bytes on the wire, for /media/ requests
-    media_ids: set[str] = set()
-
     with serve_app("affine_bench.log") as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         tab = browser.new_page(viewport={"width": 1440, "height": 1000})
-        cdp = tab.context.new_cdp_session(tab)
-        cdp.send("Network.enable")
-        cdp.on("Network.webSocketFrameReceived",
-               lambda event: received.append(len(event["response"]["payloadData"]) * 3 // 4
-                                             if event["response"]["opcode"] == 2
-                                             else len(event["response"]["payloadData"])))
-        cdp.on("Network.requestWillBeSent",
-               lambda event: media_ids.add(event["requestId"]) if "/media/" in event["request"]["url"] else None)
-        cdp.on("Network.loadingFinished",
-               lambda event: media.__setitem__(event["requestId"], int(event["encodedDataLength"]))
-               if event["requestId"] in media_ids else None)
+        tab.add_init_script(COUNTERS)
         tab.goto(f"{url}/affine")
         settle(tab)
-        first_bytes = sum(received) + sum(media.values())
+        first_bytes = tab.evaluate(RECEIVED)
         thumb = tab.locator('[data-testid="stSlider"] input[type="range"]').last
         times, sizes, media_sizes = [], [], []
         for index in range(rounds):
             before = _output_source(tab)
-            received.clear()
-            media.clear()
+            already = tab.evaluate(RECEIVED)
             thumb.focus()
             started = time.perf_counter()
-            tab.keyboard.press("ArrowRight" if index % 2 == 0 else "ArrowLeft")
+            tab.keyboard.press("ArrowRight")  # always a new angle: Streamlit resends no message the tab has cached
             deadline = started + 30
             while time.perf_counter() < deadline:
                 if _output_source(tab) != before and tab.locator('[data-testid="stStatusWidget"]').count() == 0:
@@ -64,8 +66,9 @@ def measure(rounds: int = 15) -> dict:
                 time.sleep(0.01)
             times.append((time.perf_counter() - started) * 1000)
             time.sleep(1.0)  # let the rerun's late frames arrive before counting them
-            sizes.append(sum(received))
-            media_sizes.append(sum(media.values()))
+            now = tab.evaluate(RECEIVED)
+            sizes.append(now["websocket"] - already["websocket"])
+            media_sizes.append(now["media"] - already["media"])
         browser.close()
     times.sort()
     return {

@@ -86,7 +86,7 @@ def test_latex_lines_carry_the_numbers():
     assert figures.factors_view(parse_steps("rotate:10;rotate:20"), compose(parse_steps("rotate:30"))).same_reversed
     assert "T(0.1,\\ 0)" in figures.decomposition_latex(decompose(compose(parse_steps("translate:0.1,0"))))
     latex = figures.point_latex((0.5, 0.25), (1.0, -2.0))
-    assert "0.5 \\\\ 0.25" in latex and "1 \\\\ -2" in latex
+    assert r"K = (0.5,\ 0.25,\ 1)^\top" in latex and r"K' = MK = (1,\ -2,\ 1)^\top" in latex
     assert figures.theta_latex(np.eye(3)[:2]).startswith(r"\theta = \begin{bmatrix}")
 
 
@@ -115,6 +115,7 @@ def test_bilinear_figure_keeps_labels_off_the_values_and_apart():
         # R1/R2 labels go to the side of P away from the nearer neighbour column, where no Q label is
         nearer_right = ex.x - ex.x1 >= 0.5
         assert midpoints.textposition == ("middle left" if nearer_right else "middle right")
+        assert point.textposition == ("bottom center" if ex.y - ex.y1 < 0.5 else "top center")
         assert list(heatmap.text[0]) == [f"{v:.0f}" for v in pixel_window(channel, x, y).values[0]]
 
 
@@ -155,3 +156,12 @@ def test_animation_figure_has_one_frame_and_step_per_picture():
     table = figures.animation_table(frames)
     assert table.columns.tolist() == ["t", "M00", "M01", "M02", "M10", "M11", "M12"]
     assert np.allclose(table.iloc[-1, 1:].to_numpy(dtype=float), m[:2].ravel())
+
+
+def test_engine_table_text_writes_a_dash_for_refused_cells_and_keeps_the_whole_verdict():
+    reason = "scikit-image's bicubic (order 3) uses the Catmull-Rom kernel (a = -0.5), not Keys' a = -0.75"
+    table = figures.engine_table_text([EngineCheck("numpy", 0.0, 12.34, "reference"),
+                                       EngineCheck("torch", 1.5e-5, 3.0, "agrees (≤ 0.0001)"),
+                                       EngineCheck("skimage", None, None, reason)])
+    assert table["max |difference| vs numpy"].tolist() == ["0.00e+00", "1.50e-05", "—"]
+    assert table["time (ms)"].tolist() == ["12.3", "3.0", "—"] and table["verdict"].iloc[-1] == reason

@@ -18,8 +18,9 @@ def slider_keys(at) -> list[str]:
 
 @pytest.fixture(scope="module")
 def opened():
-    at = page_test(PAGE, timeout=180).run()
-    return at
+    at = page_test(PAGE, timeout=180)
+    at.session_state["affine_check_open"] = True  # the engine check computes only while its expander is open
+    return at.run()
 
 
 def test_page_opens_with_the_seeds_r_s_h_and_every_view(opened, no_exceptions):
@@ -35,7 +36,7 @@ def test_page_opens_with_the_seeds_r_s_h_and_every_view(opened, no_exceptions):
     subheaders = " ".join(s.value for s in at.subheader)
     for part in ("Input", "Output", "Determinant", "unit square", "Bilinear", "Animation"):
         assert part in subheaders
-    engines = next(frame.value for frame in at.dataframe if "engine" in frame.value.columns)
+    engines = next(frame.value for frame in at.table if "engine" in frame.value.columns)
     assert engines["engine"].tolist() == ["numpy", "torch", "opencv", "skimage"]
     assert all(verdict == "reference" or verdict.startswith("agrees") for verdict in engines["verdict"])
     assert at.metric[0].value == f"{0.8 * 0.8:.4g}"  # det of R S H = det S
@@ -173,6 +174,8 @@ def test_animation_and_full_size_check_can_be_switched_on(no_exceptions):
     at.toggle(key="affine_animate").set_value(True).run()
     no_exceptions(at)
     assert len(at.get("plotly_chart")) == charts + 1
+    at.session_state["affine_check_open"] = True
+    at.run()
     at.toggle(key="affine_check_full").set_value(True).run()
     no_exceptions(at)
     assert "512×512" in " ".join(c.value for c in at.caption)
@@ -221,3 +224,16 @@ def test_an_old_link_restores_every_control_under_its_short_name(no_exceptions):
     assert at.number_input(key="affine_bx").value == 10.5 and at.selectbox(key="affine_channel").value == "blue"
     assert at.query_params["m00"] == "2.0" and at.query_params["interp"] == "nearest"
     assert not any(name.startswith("affine_") and name != "affine_image_sample" for name in at.query_params)
+
+
+def test_closed_panels_compute_nothing_and_a_refusal_reads_in_full(no_exceptions):
+    at = page_test(PAGE).run()
+    assert not at.table  # the engine check is closed: no engine ran
+    assert not any("Forward (push" in (getattr(i, "caption", "") or "") for i in at.get("imgs"))
+    at.selectbox(key="affine_interp").set_value("bicubic").run()
+    at.session_state["affine_check_open"] = True
+    at.run()
+    no_exceptions(at)
+    engines = at.table[0].value.set_index("engine")
+    assert "Catmull-Rom" in engines.loc["skimage", "verdict"] and engines.loc["skimage", "time (ms)"] == "—"
+    assert "None" not in engines.to_string()

@@ -1,4 +1,4 @@
-"""Affine playground: compose scale, rotation, shear and translation, see the sampling grid, compare samplers."""
+"""Affine playground: Compose scale, rotation, shear and translation, see the sampling grid, compare samplers."""
 
 from __future__ import annotations
 
@@ -13,45 +13,7 @@ from components.image_input import image_input
 from components.page_header import page_header
 from components.url_state import Param, keep_valid, publish, restore
 from services import budget
-from services.affine import (
-    ENGINES,
-    FRAMES,
-    INTERPOLATIONS,
-    MAPPINGS,
-    MAX_STEPS,
-    PADDINGS,
-    PRESETS,
-    SEED_LOCATION,
-    STEP_TYPES,
-    AffineError,
-    SamplerOptions,
-    SingularMatrixError,
-    Step,
-    animation_frames,
-    apply_to_point,
-    area_change,
-    compare_engines,
-    compose,
-    decompose,
-    explain_bilinear,
-    format_steps,
-    forward_splat,
-    grid_lines,
-    inverse,
-    make_step,
-    matrix_from_entries,
-    matrix_report,
-    parse_steps,
-    pixel_window,
-    reference_shapes,
-    render_warp,
-    step_values,
-    thumbnail,
-    to_theta,
-    to_uint8,
-    to_unit_float,
-    transform_shapes,
-)
+import services.affine as af
 from services.affine import figures
 from services.imaging import SAMPLES
 from views.catalog import PageInfo
@@ -77,39 +39,20 @@ PARAMS = [
     Param("affine_image_sample", "astronaut", choices=list(SAMPLES)),
     Param("affine_mode", "steps", choices=["steps", "direct"], url="mode"),
     Param("affine_steps", DEFAULT_STEPS, url="steps"),
-    Param("affine_frame", "normalised", choices=list(FRAMES), url="frame"),
-    Param("affine_mapping", "sampler", choices=list(MAPPINGS), url="mapping"),
-    Param("affine_interp", "bilinear", choices=list(INTERPOLATIONS), url="interp"),
-    Param("affine_padding", "zeros", choices=list(PADDINGS), url="padding"),
-    Param("affine_engine", "numpy", choices=list(ENGINES), url="engine"),
+    Param("affine_frame", "normalised", choices=list(af.FRAMES), url="frame"),
+    Param("affine_mapping", "sampler", choices=list(af.MAPPINGS), url="mapping"),
+    Param("affine_interp", "bilinear", choices=list(af.INTERPOLATIONS), url="interp"),
+    Param("affine_padding", "zeros", choices=list(af.PADDINGS), url="padding"),
+    Param("affine_engine", "numpy", choices=list(af.ENGINES), url="engine"),
     *(Param(f"affine_{key}", 1.0 if key in ("m00", "m11") else 0.0, low=-LIMIT, high=LIMIT, url=key)
       for key in ENTRY_KEYS),
     Param("affine_kx", 0.5, low=-LIMIT, high=LIMIT, url="kx"),
     Param("affine_ky", 0.25, low=-LIMIT, high=LIMIT, url="ky"),
-    Param("affine_bx", SEED_LOCATION[0], low=0.0, high=8192.0, url="bx"),
-    Param("affine_by", SEED_LOCATION[1], low=0.0, high=8192.0, url="by"),
+    Param("affine_bx", af.SEED_LOCATION[0], low=0.0, high=8192.0, url="bx"),
+    Param("affine_by", af.SEED_LOCATION[1], low=0.0, high=8192.0, url="by"),
     Param("affine_channel", "red", choices=list(CHANNELS), url="channel"),
 ]
 
-HOW_IT_WORKS = r"""
-**Linear maps.** A 2 × 2 matrix moves a point $K = (x, y)$ to $K' = MK$: scaling $S$, rotation $R$ and shear
-$H = \begin{bmatrix}1 & m\\ n & 1\end{bmatrix}$. Doing a shear, then a scale, then a rotation is one matrix,
-$M = R\,S\,H$ (the rightmost factor acts first), and the order matters because matrix products do not commute.
-
-**Homogeneous coordinates.** Translation is not linear, but writing $K = (x, y, 1)$ turns it into a
-3 × 3 matrix with $t_x, t_y$ in the last column, so every step, and their product, is one matrix.
-
-**The sampler pulls, it does not push.** To draw the output, (1) build a grid over the output in normalised
-coordinates $[-1, 1]^2$, (2) map every grid point through $\theta$ (output → input), (3) read the input there
-with bilinear interpolation. That is why the seed's $\theta$ with $t_x = 0.5$ moves the picture *left*.
-
-**Conventions here.** $-1$ and $1$ are the centres of the first and last pixels (torch's
-`align_corners=True`); the seed's own code maps $x_s = 1$ to $W$ instead of $W - 1$. Rotation is about the
-origin of the chosen frame: the image centre in normalised coordinates, the top-left pixel in OpenCV's pixel
-frame. The y axis points down, as image rows do, so a positive angle turns points clockwise on screen (and, in
-sampler mode, the picture counter-clockwise).
-Padding *reflection* mirrors about the edge pixels' centres; bicubic is Keys' kernel with $a = -0.75$.
-"""
 
 
 def render() -> None:
@@ -118,35 +61,35 @@ def render() -> None:
         "Build an affine map from scale, rotation, shear and translation steps (or type the matrix), and watch "
         "how the sampler reads the picture through it: the warped grid, the output, the determinant, the "
         "inverse, and four independent samplers that must agree.",
-        HOW_IT_WORKS,
+        figures.HOW_IT_WORKS,
         icon=INFO.icon,
     )
     restore(PARAMS)
-    for key, choices in (("affine_frame", FRAMES), ("affine_mapping", MAPPINGS), ("affine_interp", INTERPOLATIONS),
-                         ("affine_padding", PADDINGS), ("affine_engine", ENGINES)):
+    for key, choices in (("affine_frame", af.FRAMES), ("affine_mapping", af.MAPPINGS), ("affine_interp", af.INTERPOLATIONS),
+                         ("affine_padding", af.PADDINGS), ("affine_engine", af.ENGINES)):
         keep_valid(key, list(choices))
     steps = _current_steps()
     controls, editor = st.columns([1, 2], gap="large")
     with controls:
         loaded = image_input("affine_image", default_sample="astronaut", max_side=MAX_SIDE)
-        st.selectbox("Interpolation", INTERPOLATIONS, key="affine_interp")
-        st.selectbox("Padding (outside the picture)", PADDINGS, key="affine_padding")
-        st.selectbox("Engine", ENGINES, key="affine_engine", help="All four implement the same conventions.")
-        st.radio("Coordinates of M", list(FRAMES), format_func=FRAMES.get, key="affine_frame")
-        st.radio("Mapping", list(MAPPINGS), format_func=MAPPINGS.get, key="affine_mapping")
+        st.selectbox("Interpolation", af.INTERPOLATIONS, key="affine_interp")
+        st.selectbox("Padding (outside the picture)", af.PADDINGS, key="affine_padding")
+        st.selectbox("Engine", af.ENGINES, key="affine_engine", help="All four implement the same conventions.")
+        st.radio("Coordinates of M", list(af.FRAMES), format_func=af.FRAMES.get, key="affine_frame")
+        st.radio("Mapping", list(af.MAPPINGS), format_func=af.MAPPINGS.get, key="affine_mapping")
     with editor:
         _presets()
         st.radio("Build M", ["steps", "direct"], key="affine_mode", horizontal=True, on_change=_switch_mode,
                  format_func={"steps": "from steps", "direct": "by typing the 2 × 3 matrix"}.get)
         if st.session_state["affine_mode"] == "steps":
             steps = _steps_editor(steps)
-            matrix = compose(steps)
+            matrix = af.compose(steps)
         else:
             steps = None
             matrix = _matrix_entries()
         _show_product(steps, matrix)
     if steps is not None:
-        st.session_state["affine_steps"] = format_steps(steps)
+        st.session_state["affine_steps"] = af.format_steps(steps)
     if loaded is not None:
         options = _sampler_options()
         size = loaded.pixels.shape[:2]
@@ -163,33 +106,33 @@ def render() -> None:
 # ----------------------------------------------------------------------------------------------- state
 
 
-def _current_steps() -> list[Step]:
+def _current_steps() -> list[af.Step]:
     try:
-        return parse_steps(st.session_state["affine_steps"])
-    except AffineError as exc:
+        return af.parse_steps(st.session_state["affine_steps"])
+    except af.AffineError as exc:
         st.warning(f"The steps in the URL could not be read ({exc}); using the default steps.")
         st.session_state["affine_steps"] = DEFAULT_STEPS
-        return parse_steps(DEFAULT_STEPS)
+        return af.parse_steps(DEFAULT_STEPS)
 
 
-def _set_steps(steps: list[Step]) -> None:
-    st.session_state["affine_steps"] = format_steps(steps)
+def _set_steps(steps: list[af.Step]) -> None:
+    st.session_state["affine_steps"] = af.format_steps(steps)
     for key in [k for k in st.session_state if STEP_WIDGET.match(str(k))]:
         del st.session_state[key]
 
 
 def _apply_preset(name: str) -> None:
-    _set_steps(list(PRESETS[name].steps))
+    _set_steps(list(af.PRESETS[name].steps))
     st.session_state["affine_mode"] = "steps"
     st.session_state["affine_frame"] = "normalised"
     st.session_state["affine_mapping"] = "sampler"
-    st.session_state["affine_preset_note"] = PRESETS[name].note
+    st.session_state["affine_preset_note"] = af.PRESETS[name].note
 
 
 def _edit_steps(action: str, index: int = 0) -> None:
-    steps = parse_steps(st.session_state["affine_steps"])
+    steps = af.parse_steps(st.session_state["affine_steps"])
     if action == "add":
-        steps.append(make_step(st.session_state["affine_new_kind"]))
+        steps.append(af.make_step(st.session_state["affine_new_kind"]))
     elif action == "remove":
         steps.pop(index)
     else:
@@ -201,7 +144,7 @@ def _edit_steps(action: str, index: int = 0) -> None:
 def _switch_mode() -> None:
     """Carry the current map over: steps -> their product; typed matrix -> its decomposition as steps."""
     if st.session_state["affine_mode"] == "direct":
-        product = compose(parse_steps(st.session_state["affine_steps"]))
+        product = af.compose(af.parse_steps(st.session_state["affine_steps"]))
         for key in ENTRY_KEYS:
             st.session_state[f"affine_{key}"] = float(product[int(key[1]), int(key[2])])
     else:
@@ -209,12 +152,12 @@ def _switch_mode() -> None:
 
 
 def _typed_matrix() -> np.ndarray:
-    return matrix_from_entries([float(st.session_state.get(f"affine_{key}", 0.0)) for key in ENTRY_KEYS])
+    return af.matrix_from_entries([float(st.session_state.get(f"affine_{key}", 0.0)) for key in ENTRY_KEYS])
 
 
-def _sampler_options() -> SamplerOptions:
+def _sampler_options() -> af.SamplerOptions:
     state = st.session_state
-    return SamplerOptions(interpolation=state["affine_interp"], padding=state["affine_padding"],
+    return af.SamplerOptions(interpolation=state["affine_interp"], padding=state["affine_padding"],
                           engine=state["affine_engine"], frame=state["affine_frame"], mapping=state["affine_mapping"])
 
 
@@ -224,7 +167,7 @@ def _sampler_options() -> SamplerOptions:
 def _presets() -> None:
     st.markdown("**Presets** (the seed's convention: M is the sampler's map, normalised coordinates)")
     columns = st.columns(3)
-    for position, (name, preset) in enumerate(PRESETS.items()):
+    for position, (name, preset) in enumerate(af.PRESETS.items()):
         columns[position % 3].button(preset.label, key=f"affine_preset_{name}", on_click=_apply_preset, args=(name,),
                                      width="stretch")
     note = st.session_state.pop("affine_preset_note", None)
@@ -232,19 +175,19 @@ def _presets() -> None:
         st.caption(note)
 
 
-def _steps_editor(steps: list[Step]) -> list[Step]:
+def _steps_editor(steps: list[af.Step]) -> list[af.Step]:
     """One bordered row per step with its sliders and move/remove buttons; returns the edited steps."""
     frame = st.session_state["affine_frame"]
     origin = "the top-left pixel" if frame == "pixels_corner" else "the image centre"
     st.caption(f"Steps apply from top to bottom. Rotation, scale and shear act about the origin: {origin}.")
-    edited: list[Step] = []
+    edited: list[af.Step] = []
     clamped = False
     for index, step in enumerate(steps):
         with st.container(border=True):
             label, sliders, buttons = st.columns([2, 6, 2], vertical_alignment="center")
             label.markdown(f"**{index + 1}. {STEP_LABELS[step.kind]}**")
             values = {}
-            for name, value in step_values(step).items():
+            for name, value in af.step_values(step).items():
                 key = f"affine_step{index}_{step.kind}_{name}"
                 spec = figures.slider_spec(step.kind, frame, MAX_SIDE)
                 st.session_state.setdefault(key, value)
@@ -260,15 +203,15 @@ def _steps_editor(steps: list[Step]) -> list[Step]:
                            width="stretch")
             buttons.button("✕ remove", key=f"affine_remove{index}", help="Remove this step",
                            on_click=_edit_steps, args=("remove", index), width="stretch")
-            edited.append(make_step(step.kind, **values))
+            edited.append(af.make_step(step.kind, **values))
     if clamped:
         st.warning("Some values were outside the sliders' ranges and were clamped; the matrix changed accordingly.")
     if not steps:
         st.info("No steps: M is the identity. Add a step or pick a preset.")
     add_kind, add_button = st.columns([3, 1], vertical_alignment="bottom")
-    add_kind.selectbox("New step", list(STEP_TYPES), format_func=STEP_LABELS.get, key="affine_new_kind")
+    add_kind.selectbox("New step", list(af.STEP_TYPES), format_func=STEP_LABELS.get, key="affine_new_kind")
     add_button.button("Add step", key="affine_add", on_click=_edit_steps, args=("add",),
-                      disabled=len(steps) >= MAX_STEPS, width="stretch")
+                      disabled=len(steps) >= af.MAX_STEPS, width="stretch")
     return edited
 
 
@@ -283,7 +226,7 @@ def _matrix_entries() -> np.ndarray:
     return _typed_matrix()
 
 
-def _show_product(steps: list[Step] | None, matrix: np.ndarray) -> None:
+def _show_product(steps: list[af.Step] | None, matrix: np.ndarray) -> None:
     st.latex(figures.product_latex(steps, matrix))
     if steps:
         with st.expander("Each factor as a 3 × 3 matrix", icon=":material/calculate:"):
@@ -301,7 +244,7 @@ def _show_product(steps: list[Step] | None, matrix: np.ndarray) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _preview(pixels: np.ndarray, side: int) -> np.ndarray:
-    return thumbnail(pixels, side)
+    return af.thumbnail(pixels, side)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -310,17 +253,17 @@ def _jpeg_uri(pixels: np.ndarray) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _warp(pixels: np.ndarray, matrix: np.ndarray, options: SamplerOptions):
+def _warp(pixels: np.ndarray, matrix: np.ndarray, options: af.SamplerOptions):
     """The page's slider-to-image path, keyed by the picture, M and the (hashable) sampler options."""
-    view = render_warp(pixels, matrix, options)
-    return view, figures.jpeg_bytes(thumbnail(view.image, DISPLAY_SIDE))
+    view = af.render_warp(pixels, matrix, options)
+    return view, figures.jpeg_bytes(af.thumbnail(view.image, DISPLAY_SIDE))
 
 
-def _views(pixels: np.ndarray, matrix: np.ndarray, options: SamplerOptions) -> None:
+def _views(pixels: np.ndarray, matrix: np.ndarray, options: af.SamplerOptions) -> None:
     left, right = st.columns(2)
     try:
         view, shown = _warp(pixels, matrix, options)
-    except AffineError as exc:
+    except af.AffineError as exc:
         left.error(str(exc))
         with right:
             st.subheader("Input")
@@ -329,7 +272,7 @@ def _views(pixels: np.ndarray, matrix: np.ndarray, options: SamplerOptions) -> N
     with left:
         st.subheader("Input, and where the output grid samples it")
         preview = _preview(pixels, FIGURE_SIDE)
-        lines = grid_lines(view.theta, *pixels.shape[:2])
+        lines = af.grid_lines(view.theta, *pixels.shape[:2])
         fig = figures.grid_figure(_jpeg_uri(preview), preview.shape[:2], pixels.shape[:2], lines)
         show_figure(fig, "affine_sampling_grid", data=figures.grid_table(lines), key="affine_grid_fig")
     with right:
@@ -340,89 +283,94 @@ def _views(pixels: np.ndarray, matrix: np.ndarray, options: SamplerOptions) -> N
         st.caption("θ: the sampler's normalised output → input map (torch affine_grid, align_corners=True).")
 
 
+@st.fragment
 def _matrix_facts(matrix: np.ndarray, size: tuple[int, int]) -> None:
+    """A fragment: moving K reruns this panel only."""
     st.divider()
     shapes_column, facts_column = st.columns([3, 2], gap="large")
     with facts_column:
         st.subheader("Determinant, inverse, decomposition")
-        change = area_change(matrix)
+        change = af.area_change(matrix)
         st.metric("det M", figures.determinant_text(change))
         st.markdown(change.describe())
         caption = figures.sampler_area_caption(change)
         if st.session_state["affine_mapping"] == "sampler" and caption:
             st.caption(caption)
         try:
-            st.latex(figures.inverse_latex(inverse(matrix)))
-        except SingularMatrixError as exc:
+            st.latex(figures.inverse_latex(af.inverse(matrix)))
+        except af.SingularMatrixError as exc:
             st.error(str(exc))
-        st.latex(figures.decomposition_latex(decompose(matrix)))
+        st.latex(figures.decomposition_latex(af.decompose(matrix)))
         st.caption("Any affine map splits into a shear, a scale (negative sy: a mirror), a rotation and a "
                    "translation, applied in that order.")
-    _point_and_shapes(matrix, size, shapes_column, facts_column)
-
-
-def _point_and_shapes(matrix, size, shapes_column, facts_column) -> None:
-    with facts_column:
         point_x, point_y = st.columns(2)
         point_x.number_input("K x", min_value=-LIMIT, max_value=LIMIT, step=0.05, key="affine_kx")
         point_y.number_input("K y", min_value=-LIMIT, max_value=LIMIT, step=0.05, key="affine_ky")
         k = (float(st.session_state["affine_kx"]), float(st.session_state["affine_ky"]))
-        k_prime = apply_to_point(matrix, k)
+        k_prime = af.apply_to_point(matrix, k)
         st.latex(figures.point_latex(k, k_prime))
+        publish(PARAMS)
     with shapes_column:
         st.subheader("The unit square, the basis vectors and an F, before and after K → MK")
-        before = reference_shapes(figures.frame_unit(st.session_state["affine_frame"], size))
-        fig, data = figures.shapes_figure(before, transform_shapes(matrix, before), k, k_prime)
+        before = af.reference_shapes(figures.frame_unit(st.session_state["affine_frame"], size))
+        fig, data = figures.shapes_figure(before, af.transform_shapes(matrix, before), k, k_prime)
         show_figure(fig, "affine_shapes", data=data, key="affine_shapes_fig")
         st.caption("y points down, as image rows do. Grey: before; colour: after. In sampler mode the picture "
                    "itself moves by M⁻¹, the opposite way.")
 
 
-def _forward_vs_inverse(pixels: np.ndarray, matrix: np.ndarray, options: SamplerOptions) -> None:
-    with st.expander("Forward vs inverse mapping: why samplers map output → input", icon=":material/swap_horiz:"):
-        st.markdown(
-            "Pushing every input pixel to where the map sends it (*forward mapping*) lands on fractional "
-            "positions: rounding them leaves **holes** where the picture is enlarged and makes pixels **collide** "
-            "where it shrinks. The sampler instead asks, for every output pixel, where it comes from "
-            "(*inverse mapping*) and interpolates there, so every output pixel gets exactly one value. "
-            "The *Mapping* control above says which of the two M describes: in sampler mode M is θ itself; "
-            "in forward mode the page inverts it first (impossible when det M = 0)."
-        )
+@st.fragment
+def _forward_vs_inverse(pixels: np.ndarray, matrix: np.ndarray, options: af.SamplerOptions) -> None:
+    """Computed only while open (a lazy expander in its own fragment)."""
+    panel = st.expander("Forward vs inverse mapping: why samplers map output → input", icon=":material/swap_horiz:",
+                        key="affine_forward_open", on_change="rerun")
+    with panel:
+        st.markdown(figures.FORWARD_VS_INVERSE)
+        if not panel.open:
+            return
         preview = _preview(pixels, DEMO_SIDE)
         size = pixels.shape[:2]
         try:
-            theta = to_theta(matrix, options.frame, *size, options.mapping)
-            splat = forward_splat(to_unit_float(preview), theta)
-            pulled = render_warp(preview, matrix, options, size=size, engine="numpy")
-        except AffineError as exc:
+            theta = af.to_theta(matrix, options.frame, *size, options.mapping)
+            splat = af.forward_splat(af.to_unit_float(preview), theta)
+            pulled = af.render_warp(preview, matrix, options, size=size, engine="numpy")
+        except af.AffineError as exc:
             st.error(f"No forward picture: {exc}")
             return
         push, pull = st.columns(2)
-        push.image(to_uint8(splat.image), width="stretch",
+        push.image(af.to_uint8(splat.image), width="stretch",
                    caption=f"Forward (push, rounded): {splat.hole_fraction:.1%} of the output never reached, "
                            f"{splat.collision_fraction:.1%} of pixels collided")
         pull.image(pulled.image, width="stretch", caption="Inverse (pull, interpolated): no holes")
 
 
-def _engine_check(pixels: np.ndarray, matrix: np.ndarray, options: SamplerOptions) -> None:
-    with st.expander("Check: do the four engines agree?", icon=":material/fact_check:"):
+@st.fragment
+def _engine_check(pixels: np.ndarray, matrix: np.ndarray, options: af.SamplerOptions) -> None:
+    """Computed only while open: four engines on every slider move would cost more than the warp itself."""
+    panel = st.expander("Check: do the four engines agree?", icon=":material/fact_check:", key="affine_check_open",
+                        on_change="rerun")
+    with panel:
+        if not panel.open:
+            st.caption("Open to run numpy, torch, OpenCV and scikit-image on the same picture.")
+            return
         full = st.toggle("Use the full-size picture (slower)", key="affine_check_full")
         work = pixels if full else _preview(pixels, CHECK_SIDE)
         st.caption(f"All engines warp the same {work.shape[1]}×{work.shape[0]} float image; differences are "
                    "in units of full intensity (1.0).")
         try:
-            theta = to_theta(matrix, options.frame, *pixels.shape[:2], options.mapping)
+            theta = af.to_theta(matrix, options.frame, *pixels.shape[:2], options.mapping)
             with st.spinner("Running the four engines…"):
-                checks = compare_engines(to_unit_float(work), theta, options)
-        except AffineError as exc:
+                checks = af.compare_engines(af.to_unit_float(work), theta, options)
+        except af.AffineError as exc:
             st.error(str(exc))
             return
-        st.dataframe(figures.engine_table(checks), hide_index=True, width="stretch",
-                     column_config={"max |difference| vs numpy": st.column_config.NumberColumn(format="%.2e"),
-                                    "time (ms)": st.column_config.NumberColumn(format="%.1f")})
+        # a static table wraps the verdicts (a refusal is a sentence) and shows refused cells as "—"
+        st.table(figures.engine_table_text(checks), hide_index=True)
 
 
+@st.fragment
 def _bilinear_explainer(pixels: np.ndarray) -> None:
+    """A fragment: picking another location or channel reruns this panel only."""
     st.divider()
     st.subheader("Bilinear interpolation at a fractional location")
     height, width = pixels.shape[:2]
@@ -435,13 +383,13 @@ def _bilinear_explainer(pixels: np.ndarray) -> None:
     channel = pixels[:, :, CHANNELS[st.session_state["affine_channel"]]]
     x, y = float(st.session_state["affine_bx"]), float(st.session_state["affine_by"])
     try:
-        ex = explain_bilinear(channel, x, y)
-    except AffineError as exc:
+        ex = af.explain_bilinear(channel, x, y)
+    except af.AffineError as exc:
         st.error(str(exc))
         return
     grid_column, numbers_column = st.columns([3, 2], gap="large")
     with grid_column:
-        window = pixel_window(channel, x, y, radius=3)
+        window = af.pixel_window(channel, x, y, radius=3)
         show_figure(figures.bilinear_figure(window, ex), "affine_bilinear", data=figures.window_table(window),
                     key="affine_bilinear_fig")
     with numbers_column:
@@ -452,9 +400,12 @@ def _bilinear_explainer(pixels: np.ndarray) -> None:
         st.metric("P", f"{ex.p:.6g}")
     for line in figures.bilinear_latex(ex):
         st.latex(line)
+    publish(PARAMS)
 
 
-def _animation(pixels: np.ndarray, matrix: np.ndarray, options: SamplerOptions) -> None:
+@st.fragment
+def _animation(pixels: np.ndarray, matrix: np.ndarray, options: af.SamplerOptions) -> None:
+    """Built only when switched on, in its own fragment."""
     st.divider()
     st.subheader("Animation: from the identity to M")
     if not st.toggle("Build the animation", key="affine_animate",
@@ -464,8 +415,8 @@ def _animation(pixels: np.ndarray, matrix: np.ndarray, options: SamplerOptions) 
     preview = _preview(pixels, ANIMATION_SIDE)
     try:
         with st.spinner(f"Warping {ANIMATION_FRAMES} frames…"):
-            frames = animation_frames(preview, matrix, options, size=pixels.shape[:2], count=ANIMATION_FRAMES)
-    except AffineError as exc:
+            frames = af.animation_frames(preview, matrix, options, size=pixels.shape[:2], count=ANIMATION_FRAMES)
+    except af.AffineError as exc:
         st.error(str(exc))
         return
     usable = [f for f in frames if f.image is not None]
@@ -478,12 +429,12 @@ def _animation(pixels: np.ndarray, matrix: np.ndarray, options: SamplerOptions) 
     show_figure(fig, "affine_animation", data=figures.animation_table(frames), key="affine_animation_fig")
 
 
-def _downloads(matrix: np.ndarray, steps: list[Step] | None, size: tuple[int, int]) -> None:
+def _downloads(matrix: np.ndarray, steps: list[af.Step] | None, size: tuple[int, int]) -> None:
     st.divider()
     frame, mapping = st.session_state["affine_frame"], st.session_state["affine_mapping"]
     st.download_button(
         "Download the matrix (JSON: M, θ for torch, the OpenCV pixel matrix)",
-        data=lambda: json.dumps(matrix_report(matrix, frame=frame, mapping=mapping, steps=steps, size=size), indent=2),
+        data=lambda: json.dumps(af.matrix_report(matrix, frame=frame, mapping=mapping, steps=steps, size=size), indent=2),
         file_name="affine_matrix.json",
         mime="application/json",
         key="affine_matrix_json",

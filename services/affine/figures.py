@@ -39,6 +39,39 @@ OUTLINE, GRID_LINE = "#ff4b4b", "rgba(255,255,0,0.8)"
 NEIGHBOUR, MIDPOINT, POINT = "#1f77b4", "#2ca02c", "#ff4b4b"
 
 
+# ------------------------------------------------------------------------------------------------ texts
+
+#: The page's "How it works" (its conventions are the services').
+HOW_IT_WORKS = r"""
+**Linear maps.** A 2 × 2 matrix moves a point $K = (x, y)$ to $K' = MK$: scaling $S$, rotation $R$ and shear
+$H = \begin{bmatrix}1 & m\\ n & 1\end{bmatrix}$. Doing a shear, then a scale, then a rotation is one matrix,
+$M = R\,S\,H$ (the rightmost factor acts first), and the order matters because matrix products do not commute.
+
+**Homogeneous coordinates.** Translation is not linear, but writing $K = (x, y, 1)$ turns it into a
+3 × 3 matrix with $t_x, t_y$ in the last column, so every step, and their product, is one matrix.
+
+**The sampler pulls, it does not push.** To draw the output, (1) build a grid over the output in normalised
+coordinates $[-1, 1]^2$, (2) map every grid point through $\theta$ (output → input), (3) read the input there
+with bilinear interpolation. That is why the seed's $\theta$ with $t_x = 0.5$ moves the picture *left*.
+
+**Conventions here.** $-1$ and $1$ are the centres of the first and last pixels (torch's
+`align_corners=True`); the seed's own code maps $x_s = 1$ to $W$ instead of $W - 1$. Rotation is about the
+origin of the chosen frame: the image centre in normalised coordinates, the top-left pixel in OpenCV's pixel
+frame. The y axis points down, as image rows do, so a positive angle turns points clockwise on screen (and, in
+sampler mode, the picture counter-clockwise).
+Padding *reflection* mirrors about the edge pixels' centres; bicubic is Keys' kernel with $a = -0.75$.
+"""
+
+FORWARD_VS_INVERSE = (
+    "Pushing every input pixel to where the map sends it (*forward mapping*) lands on fractional "
+    "positions: rounding them leaves **holes** where the picture is enlarged and makes pixels **collide** "
+    "where it shrinks. The sampler instead asks, for every output pixel, where it comes from "
+    "(*inverse mapping*) and interpolates there, so every output pixel gets exactly one value. "
+    "The *Mapping* control above says which of the two M describes: in sampler mode M is θ itself; "
+    "in forward mode the page inverts it first (impossible when det M = 0)."
+)
+
+
 # ------------------------------------------------------------------------------------------------ pictures
 
 
@@ -142,9 +175,10 @@ def decomposition_latex(parts: Decomposition) -> str:
 
 
 def point_latex(k: tuple[float, float], k_prime: tuple[float, float]) -> str:
+    """K -> K' as transposed rows: narrow enough for the facts column on a 1280 px projector."""
     return (
-        rf"K = \begin{{bmatrix}}{k[0]:.4g} \\ {k[1]:.4g} \\ 1\end{{bmatrix}} \;\mapsto\; "
-        rf"K' = MK = \begin{{bmatrix}}{k_prime[0]:.4g} \\ {k_prime[1]:.4g} \\ 1\end{{bmatrix}}"
+        rf"K = ({k[0]:.4g},\ {k[1]:.4g},\ 1)^\top \;\mapsto\; "
+        rf"K' = MK = ({k_prime[0]:.4g},\ {k_prime[1]:.4g},\ 1)^\top"
     )
 
 
@@ -201,6 +235,22 @@ def engine_table(checks: Sequence[EngineCheck]) -> pd.DataFrame:
             for check in checks
         ]
     ).astype({"max |difference| vs numpy": float, "time (ms)": float})
+
+
+def engine_table_text(checks: Sequence[EngineCheck]) -> pd.DataFrame:
+    """The engine check as text for a static table: differences in 2-digit scientific notation, times in ms
+    with one decimal, and "—" where an engine refused (its verdict says why, in full)."""
+    table = engine_table(checks)
+    return pd.DataFrame({
+        "engine": table["engine"],
+        "max |difference| vs numpy": [_or_dash(value, "{:.2e}") for value in table["max |difference| vs numpy"]],
+        "time (ms)": [_or_dash(value, "{:.1f}") for value in table["time (ms)"]],
+        "verdict": table["verdict"],
+    })
+
+
+def _or_dash(value: float, pattern: str) -> str:
+    return "—" if np.isnan(value) else pattern.format(value)
 
 
 def grid_table(lines: Sequence[np.ndarray]) -> pd.DataFrame:
@@ -287,7 +337,8 @@ def bilinear_figure(window: PixelWindow, ex: BilinearExplanation) -> go.Figure:
 
     Each cell's value is printed in the cell; the neighbour markers sit in the cell's upper half with their
     labels above them, so neither hides the value, and R1/R2 are labelled on the far side of P from the
-    neighbours' labels (left when P is right of the cell centre, and the other way round) so they never collide.
+    neighbours' labels (left when P is right of the cell centre, and the other way round) so they never collide;
+    P's label goes above or below P, away from the nearer of R1 and R2.
     """
     columns = np.arange(window.left, window.left + window.values.shape[1])
     rows = np.arange(window.top, window.top + window.values.shape[0])
@@ -310,7 +361,8 @@ def bilinear_figure(window: PixelWindow, ex: BilinearExplanation) -> go.Figure:
                              textposition=side, name="R1, R2", marker={"size": 10, "color": MIDPOINT},
                              textfont={"color": MIDPOINT, "size": 12},
                              hovertemplate="%{text}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=[ex.x], y=[ex.y], mode="markers+text", text=["P"], textposition=side,
+    below = "bottom center" if ex.y - ex.y1 < 0.5 else "top center"  # away from the nearer of R1 and R2
+    fig.add_trace(go.Scatter(x=[ex.x], y=[ex.y], mode="markers+text", text=["P"], textposition=below,
                              name="P", marker={"size": 14, "color": POINT, "symbol": "x"},
                              textfont={"color": POINT, "size": 13},
                              hovertemplate="P<extra></extra>"))
