@@ -255,18 +255,45 @@ def _warp_opencv(pixels: np.ndarray, pixel_map: np.ndarray, interpolation: str, 
     border = {
         "zeros": cv2.BORDER_CONSTANT, "border": cv2.BORDER_REPLICATE, "reflection": cv2.BORDER_REFLECT_101
     }[padding]
+    folded = _folded_maps(pixel_map, height, width) if padding == "reflection" else None
     out = np.empty_like(pixels)
     start = 0
     while start < channels:
         # warpAffine takes 1 to 4 channels; its float path for 2 channels is coarser, so send 4, 3 or 1
         count = 4 if channels - start >= 4 else 3 if channels - start == 3 else 1
         chunk = np.ascontiguousarray(pixels[:, :, start : start + count])
-        warped = cv2.warpAffine(
-            chunk, pixel_map, (width, height), flags=flags | cv2.WARP_INVERSE_MAP, borderMode=border, borderValue=0
-        )
+        if folded is None:
+            warped = cv2.warpAffine(
+                chunk, pixel_map, (width, height), flags=flags | cv2.WARP_INVERSE_MAP, borderMode=border, borderValue=0
+            )
+        else:
+            warped = cv2.remap(chunk, folded[0], folded[1], flags, borderMode=border, borderValue=0)
         out[:, :, start : start + count] = warped.reshape(height, width, count)
         start += count
     return out
+
+
+def _folded_maps(pixel_map: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """OpenCV's REFLECT_101 border walks back one image width at a time, so its cost grows with the distance
+    sampled outside the picture (minutes for a translation of 1e6). Reflection about the edge pixels' centres is
+    periodic (period 2 (W - 1)) and commutes with interpolation, so folding the sample locations into the
+    picture first gives the same values at a cost independent of the distance. None when the map stays within
+    one reflection of the picture, where warpAffine itself is fast."""
+    corners = np.array([[0, 0, 1], [width - 1, 0, 1], [0, height - 1, 1], [width - 1, height - 1, 1]], dtype=np.float64)
+    reached = corners @ np.asarray(pixel_map, dtype=np.float64).T
+    if np.all(np.abs(reached[:, 0] - (width - 1) / 2) <= 1.5 * width) and \
+            np.all(np.abs(reached[:, 1] - (height - 1) / 2) <= 1.5 * height):
+        return None
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float64)
+    x = pixel_map[0, 0] * columns + pixel_map[0, 1] * rows + pixel_map[0, 2]
+    y = pixel_map[1, 0] * columns + pixel_map[1, 1] * rows + pixel_map[1, 2]
+    return _fold(x, width).astype(np.float32), _fold(y, height).astype(np.float32)
+
+
+def _fold(coordinate: np.ndarray, size: int) -> np.ndarray:
+    period = 2.0 * (size - 1)
+    inside = np.mod(coordinate, period)
+    return np.where(inside > size - 1, period - inside, inside)
 
 
 def _warp_skimage(pixels: np.ndarray, pixel_map: np.ndarray, interpolation: str, padding: str) -> np.ndarray:
