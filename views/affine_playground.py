@@ -270,7 +270,7 @@ def _views(pixels: np.ndarray, matrix: np.ndarray, options: af.SamplerOptions) -
             st.image(figures.jpeg_bytes(_preview(pixels, DISPLAY_SIDE)), width="stretch")
         return
     with left:
-        st.subheader("Input, and where the output grid samples it")
+        st.subheader("Input, and where the output grid samples it", anchor="sampling-grid")  # linked to from /stn
         preview = _preview(pixels, FIGURE_SIDE)
         lines = af.grid_lines(view.theta, *pixels.shape[:2])
         fig = figures.grid_figure(_jpeg_uri(preview), preview.shape[:2], pixels.shape[:2], lines)
