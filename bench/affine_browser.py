@@ -59,7 +59,11 @@ def serve(root: Path, *extra: str):
         yield url
     finally:
         proc.terminate()
-        proc.wait(timeout=15)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a loaded machine: do not lose the numbers over a slow shutdown
+            proc.kill()
+            proc.wait()
 
 
 def _output_source(tab) -> str:
