@@ -13,6 +13,7 @@ from services.affine import (
     compose,
     decompose,
     explain_bilinear,
+    figures,
     grid_lines,
     interpolate,
     parse_steps,
@@ -20,7 +21,6 @@ from services.affine import (
     reference_shapes,
     transform_shapes,
 )
-from services.affine import figures
 from services.affine.render import AnimationFrame
 
 SEED = parse_steps("shear:0.2,0;scale:0.8,0.8;rotate:20")
@@ -33,7 +33,8 @@ def photo(height=40, width=60):
 
 def test_sampler_options_are_hashable_validated_and_changed_by_copy():
     options = SamplerOptions(padding="reflection")
-    assert hash(options) == hash(SamplerOptions(padding="reflection")) and options == SamplerOptions(padding="reflection")
+    same = SamplerOptions(padding="reflection")
+    assert hash(options) == hash(same) and options == same
     assert options.but() is options
     torch = options.but(engine="torch")
     assert torch.engine == "torch" and torch.padding == "reflection" and options.engine == "numpy"
@@ -44,9 +45,9 @@ def test_sampler_options_are_hashable_validated_and_changed_by_copy():
 
 
 def test_jpeg_pictures_are_much_smaller_than_png_and_decode_to_the_picture():
-    from services.imaging import encode_png
-
     from skimage import data as skdata
+
+    from services.imaging import encode_png
 
     picture = np.ascontiguousarray(skdata.astronaut()[:200, :300])
     data = figures.jpeg_bytes(picture)
@@ -79,7 +80,8 @@ def test_steps_from_a_typed_matrix_drop_the_identity_steps_and_recompose():
 def test_latex_lines_carry_the_numbers():
     m = compose(SEED)
     assert figures.product_latex(SEED, m).startswith(r"M = R(20^\circ) \; S(0.8,\ 0.8) \; H(0.2,\ 0) = ")
-    assert figures.product_latex(None, np.eye(3)) == r"M = \begin{bmatrix}1 & 0 & 0 \\ 0 & 1 & 0 \\ 0 & 0 & 1\end{bmatrix}"
+    identity = r"M = \begin{bmatrix}1 & 0 & 0 \\ 0 & 1 & 0 \\ 0 & 0 & 1\end{bmatrix}"
+    assert figures.product_latex(None, np.eye(3)) == identity
     factors = figures.factors_view(SEED, m)
     assert not factors.same_reversed and "opposite order" in factors.reversed_product
     assert factors.factors.count("bmatrix") == 6  # three factors, each \begin and \end
@@ -110,7 +112,8 @@ def test_bilinear_figure_keeps_labels_off_the_values_and_apart():
         fig = figures.bilinear_figure(pixel_window(channel, x, y), ex)
         heatmap, neighbours, midpoints, point = fig.data
         # the neighbour markers sit in the upper part of their cells, not on the printed value at the centre
-        assert all(marker_y < cell_y - 0.2 for marker_y, cell_y in zip(neighbours.y, (ex.y1, ex.y1, ex.y2, ex.y2)))
+        cell_rows = (ex.y1, ex.y1, ex.y2, ex.y2)
+        assert all(marker_y < cell_y - 0.2 for marker_y, cell_y in zip(neighbours.y, cell_rows, strict=True))
         assert neighbours.textposition == "top center"
         # R1/R2 labels go to the side of P away from the nearer neighbour column, where no Q label is
         nearer_right = ex.x - ex.x1 >= 0.5

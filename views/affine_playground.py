@@ -8,12 +8,12 @@ import re
 import numpy as np
 import streamlit as st
 
+import services.affine as af
 from components.figure_export import image_download, show_figure
 from components.image_input import image_input
 from components.page_header import page_header
 from components.url_state import Param, keep_valid, publish, restore
 from services import budget
-import services.affine as af
 from services.affine import figures
 from services.imaging import SAMPLES
 from views.catalog import PageInfo
@@ -65,8 +65,9 @@ def render() -> None:
         icon=INFO.icon,
     )
     restore(PARAMS)
-    for key, choices in (("affine_frame", af.FRAMES), ("affine_mapping", af.MAPPINGS), ("affine_interp", af.INTERPOLATIONS),
-                         ("affine_padding", af.PADDINGS), ("affine_engine", af.ENGINES)):
+    for key, choices in (("affine_frame", af.FRAMES), ("affine_mapping", af.MAPPINGS),
+                         ("affine_interp", af.INTERPOLATIONS), ("affine_padding", af.PADDINGS),
+                         ("affine_engine", af.ENGINES)):
         keep_valid(key, list(choices))
     steps = _current_steps()
     controls, editor = st.columns([1, 2], gap="large")
@@ -434,7 +435,8 @@ def _downloads(matrix: np.ndarray, steps: list[af.Step] | None, size: tuple[int,
     frame, mapping = st.session_state["affine_frame"], st.session_state["affine_mapping"]
     st.download_button(
         "Download the matrix (JSON: M, θ for torch, the OpenCV pixel matrix)",
-        data=lambda: json.dumps(af.matrix_report(matrix, frame=frame, mapping=mapping, steps=steps, size=size), indent=2),
+        data=lambda: json.dumps(af.matrix_report(matrix, frame=frame, mapping=mapping, steps=steps, size=size),
+                                indent=2),
         file_name="affine_matrix.json",
         mime="application/json",
         key="affine_matrix_json",

@@ -21,8 +21,8 @@ from services.affine.bilinear import BilinearExplanation, PixelWindow
 from services.affine.matrices import (
     AreaChange,
     Decomposition,
-    ShapeSet,
     Frame,
+    ShapeSet,
     decompose,
     latex_matrix,
 )
@@ -308,12 +308,12 @@ def shapes_figure(before: ShapeSet, after: ShapeSet, k: tuple[float, float],
                   k_prime: tuple[float, float]) -> tuple[go.Figure, pd.DataFrame]:
     """The unit square, the basis vectors and an F before (grey) and after (colour) M, and K -> K'."""
     fig = go.Figure()
-    rows = []
+    rows: list[tuple[str, str, float, float]] = []
     for label, shapes, dash, colours in (
         ("before", before, "dot", ("#9e9e9e",) * 4),
         ("after", after, "solid", ("#1f77b4", "#d62728", "#2ca02c", "#7b3fbf")),
     ):
-        for part, colour in zip(("square", "e1", "e2", "letter"), colours):
+        for part, colour in zip(("square", "e1", "e2", "letter"), colours, strict=True):
             points = getattr(shapes, part)
             fig.add_trace(go.Scatter(
                 x=points[:, 0], y=points[:, 1], mode="lines+markers" if part in ("e1", "e2") else "lines",

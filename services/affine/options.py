@@ -7,7 +7,7 @@ what the page uses as its cache key, so a new option is added in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from services.affine.errors import AffineError
 from services.affine.matrices import FRAMES, MAPPINGS, Frame, Mapping
@@ -41,7 +41,7 @@ class SamplerOptions:
             if value not in allowed:
                 raise AffineError(f"Unknown {name} {value!r}; use one of {', '.join(allowed)}.")
 
-    def but(self, **changes: str) -> SamplerOptions:
+    def but(self, **changes: Any) -> SamplerOptions:
         """A copy with some fields changed (``options.but(engine="torch")``); no change returns ``self``."""
         return replace(self, **changes) if changes else self
 

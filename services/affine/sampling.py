@@ -118,12 +118,12 @@ def compare_engines(
             outputs[engine] = (None, None, str(exc))
     base = outputs[reference][0]
     checks = []
-    for engine, (result, ms, refusal) in outputs.items():
-        if result is None or base is None:
+    for engine, (output, ms, refusal) in outputs.items():
+        if output is None or base is None:
             reason = refusal or f"The reference engine refused: {outputs[reference][2]}"
             checks.append(EngineCheck(engine, None, ms, reason))
             continue
-        difference = float(np.max(np.abs(result - base))) if result.size else 0.0
+        difference = float(np.max(np.abs(output - base))) if output.size else 0.0
         if engine == reference:
             message = "reference"
         elif difference <= tolerance:
