@@ -24,15 +24,15 @@ from PIL import Image
 from skimage import data as skdata
 
 from bench.common import interleaved_times, jpeg_like_st_image, times_after
-from services.affine import Rotate, Scale, Translate, compose, pixel_matrix, render_warp, to_theta, warp
+from services.affine import Rotate, SamplerOptions, Scale, Translate, compose, pixel_matrix, render_warp, to_theta, warp
 
 SIZE = 1024
 ROUNDS = 15
 NUMPY_GOAL = 6.0
 SLIDER_GOAL_MS = 100.0
 #: The page's defaults (views/affine_playground.py): engine numpy, bilinear, zeros, normalised, sampler.
-PAGE_OPTIONS = {"frame": "normalised", "mapping": "sampler", "interpolation": "bilinear", "padding": "zeros",
-                "engine": "numpy"}
+PAGE_OPTIONS = SamplerOptions(interpolation="bilinear", padding="zeros", engine="numpy", frame="normalised",
+                              mapping="sampler")
 
 
 def straightforward_numpy(image: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -83,10 +83,10 @@ def main() -> None:
         return warp(image, theta, interpolation="bilinear", padding="zeros", engine="numpy")
 
     def slider_to_image():
-        return render_warp(pixels, matrix, **PAGE_OPTIONS)
+        return render_warp(pixels, matrix, PAGE_OPTIONS)
 
     def slider_to_image_and_encode():
-        return jpeg_like_st_image(render_warp(pixels, matrix, **PAGE_OPTIONS).image)
+        return jpeg_like_st_image(render_warp(pixels, matrix, PAGE_OPTIONS).image)
 
     peers = {
         "OpenCV warpAffine": opencv,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from services import budget
 from services.imaging import DEFAULT_MAX_SIDE, SAMPLES, ImageInputError, LoadedImage, load_image, load_sample
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
@@ -41,7 +42,10 @@ def image_input(
         )
         return _cached_sample(name or names[0], max_side)
     upload = st.file_uploader(
-        "Upload a picture (PNG, JPEG, WebP, BMP, TIFF, GIF)", type=UPLOAD_TYPES, key=f"{key}_upload"
+        "Upload a picture (PNG, JPEG, WebP, BMP, TIFF, GIF)", type=UPLOAD_TYPES, key=f"{key}_upload",
+        help=f"At most {budget.IMAGE_UPLOAD_BYTES / 2**20:.0f} MB and {budget.IMAGE_MAX_PIXELS / 1e6:.0f} "
+             f"megapixels; pictures that would need more than {budget.IMAGE_DECODE_BYTES / 2**20:.0f} MiB to decode "
+             "are refused (JPEG is decoded at a reduced scale first). Large photos are shrunk for the page.",
     )
     if upload is None:
         st.info("Choose a file to upload, or switch back to a sample.")

@@ -18,6 +18,18 @@ REQUEST_PEAK_BYTES = 1536 * MIB
 REQUEST_SECONDS_TO_MESSAGE = 5.0
 
 # --- images (services.imaging; the Grad-CAM and affine pages) ---------------------------------------------
+#: Largest upload (the uploader's own cap, .streamlit/config.toml server.maxUploadSize, is the same 25 MB).
+IMAGE_UPLOAD_BYTES = 25 * MIB
+#: Declared pixel count above which a file is refused before decoding (a 100-megapixel photo still passes).
+IMAGE_MAX_PIXELS = 120_000_000
+#: Memory that decoding and normalising one picture may take at its declared size (JPEG: after reduced-scale
+#: decoding): an RGB PNG up to about 67 MP, RGBA up to 33 MP. A 51-byte GIF can declare 65535 x 1800 pixels;
+#: this refuses it before a byte is decoded.
+IMAGE_DECODE_BYTES = 256 * MIB
+#: Longest side of the working copy; larger pictures are shrunk (while 8-bit) and the user told so.
+IMAGE_DEFAULT_MAX_SIDE = 1024
+#: Smallest side any page can do something useful with.
+IMAGE_MIN_SIDE = 8
 
 # --- map (services.geo) -----------------------------------------------------------------------------------
 #: Rows of an uploaded CSV table of places or query points.
@@ -45,3 +57,7 @@ JOIN_ESTIMATE_SAMPLE = 2_000
 # --- Grad-CAM (services.cam) ------------------------------------------------------------------------------
 
 # --- affine (services.affine) -----------------------------------------------------------------------------
+#: Longest side of the affine page's working picture (its slider-to-image target is set for 1024 x 1024).
+AFFINE_MAX_SIDE = 1024
+#: Largest |entry| of a typed matrix, a URL entry or the point K (beyond it nothing of the picture is visible).
+AFFINE_MATRIX_ENTRY_LIMIT = 1e6

@@ -169,3 +169,17 @@ def test_encode_png_round_trip():
     gray = np.linspace(0, 1, 64).reshape(8, 8)
     decoded = np.asarray(Image.open(io.BytesIO(encode_png(gray))))
     assert decoded.shape == (8, 8) and decoded[0, 0] == 0 and decoded[-1, -1] == 255
+
+
+def test_a_picture_too_narrow_for_its_length_says_so_with_its_real_size():
+    with pytest.raises(ImageInputError, match=r"8×1200 pixels: shrunk to 1024 .* 7×1024.* too narrow"):
+        load_image(_encode(Image.new("RGB", (8, 1200))), max_side=1024)
+    assert load_image(_encode(Image.new("RGB", (8, 1000))), max_side=1024).size == (8, 1000)
+
+
+def test_the_fuzz_entry_point_accepts_pictures_and_refusals_and_nothing_else():
+    from fuzz.fuzz_images import one_input
+
+    one_input(_encode(Image.fromarray(_gradient())))
+    one_input(b"not a picture")
+    one_input(_encode(Image.fromarray(_gradient()))[:60])

@@ -6,7 +6,8 @@ Public API (see each module for the conventions):
   ``PRESETS``;
 * matrices: ``decompose``, ``determinant``, ``area_change``, ``inverse``, ``apply_to_point``, ``to_theta``,
   ``pixel_matrix``, ``reference_shapes``/``transform_shapes``, ``interpolate``, ``latex_matrix``;
-* sampling: ``sampling_grid(theta, height, width)``, ``warp(image, theta, *, interpolation, padding, engine)``,
+* options: ``SamplerOptions`` (interpolation, padding, engine, frame, mapping), the page's cache key;
+* sampling: ``sampling_grid(theta, height, width)``, ``warp(image, theta, options, **changes)``,
   ``compare_engines``, ``grid_lines``, ``forward_splat``;
 * bilinear: ``explain_bilinear``, ``pixel_window``;
 * render: ``render_warp`` (the page's slider-to-image path), ``animation_frames``, ``matrix_report``.
@@ -31,6 +32,7 @@ from services.affine.matrices import (
     inverse,
     is_singular,
     latex_matrix,
+    matrix_from_entries,
     pixel_matrix,
     reference_shapes,
     to_theta,
@@ -46,10 +48,17 @@ from services.affine.render import (
     to_uint8,
     to_unit_float,
 )
-from services.affine.sampling import (
+from services.affine.options import (
+    DEFAULT_OPTIONS,
     ENGINES,
     INTERPOLATIONS,
     PADDINGS,
+    Engine,
+    Interpolation,
+    Padding,
+    SamplerOptions,
+)
+from services.affine.sampling import (
     EngineCheck,
     SplatResult,
     compare_engines,

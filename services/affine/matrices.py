@@ -49,6 +49,14 @@ def as_homogeneous(matrix: np.ndarray) -> np.ndarray:
     return arr.copy()
 
 
+def matrix_from_entries(entries: list[float] | tuple[float, ...]) -> np.ndarray:
+    """The 3x3 affine matrix whose first two rows are the six typed entries (m00, m01, m02, m10, m11, m12)."""
+    values = [float(value) for value in entries]
+    if len(values) != 6:
+        raise AffineError(f"An affine matrix has 6 free entries, got {len(values)}.")
+    return np.array([values[:3], values[3:], [0.0, 0.0, 1.0]])
+
+
 def frame_matrix(frame: Frame, height: int, width: int) -> np.ndarray:
     """The 3x3 map from normalised coordinates to ``frame`` coordinates for an image of this size."""
     if height < 2 or width < 2:
@@ -87,24 +95,41 @@ def pixel_matrix(theta: np.ndarray, height: int, width: int) -> np.ndarray:
 def determinant(matrix: np.ndarray) -> float:
     """det of the linear 2x2 part: the factor by which M scales areas (negative: orientation flips)."""
     arr = as_homogeneous(matrix)
-    return float(np.linalg.det(arr[:2, :2]))
+    with np.errstate(over="ignore"):  # entries near 1e155 and beyond: det overflows to inf, which is the truth
+        return float(np.linalg.det(arr[:2, :2]))
+
+
+def _relative_determinant(arr: np.ndarray) -> float:
+    """det of the linear part scaled to a largest entry of 1: finite for any finite M, so huge but invertible
+    entries (1e200) are not mistaken for a singular map."""
+    size = float(np.abs(arr[:2, :2]).max())
+    return float(np.linalg.det(arr[:2, :2] / size)) if size > 0 else 0.0
 
 
 def is_singular(matrix: np.ndarray) -> bool:
-    arr = as_homogeneous(matrix)
-    size = float(np.abs(arr[:2, :2]).max())
-    return abs(determinant(arr)) <= SINGULAR_TOLERANCE * max(size * size, 1e-300)
+    return abs(_relative_determinant(as_homogeneous(matrix))) <= SINGULAR_TOLERANCE
 
 
 def inverse(matrix: np.ndarray) -> np.ndarray:
     """The 3x3 inverse; ``SingularMatrixError`` when det = 0 (no map can undo a squash onto a line)."""
     arr = as_homogeneous(matrix)
     if is_singular(arr):
+        det = determinant(arr)
+        if det == 0:
+            raise SingularMatrixError(
+                "M is singular (determinant 0): it squashes the plane onto a line or a point, so no inverse exists."
+            )
         raise SingularMatrixError(
-            f"M is singular (determinant {determinant(arr):.3g}): it squashes the plane onto a line or a point, "
-            "so no inverse exists."
+            f"M is singular in floating point: its determinant {det:.3g} is negligible next to its largest entry "
+            f"{np.abs(arr[:2, :2]).max():.3g}, so it squashes the plane (almost) onto a line; no usable inverse exists."
         )
-    result = np.linalg.inv(arr)
+    with np.errstate(over="ignore", under="ignore"):
+        result = np.linalg.inv(arr)
+    if not np.all(np.isfinite(result)):
+        raise AffineError(
+            f"M's inverse does not fit in floating point (the linear part's largest |entry| is "
+            f"{np.abs(arr[:2, :2]).max():.3g}): keep the entries between 1e-6 and 1e6 in size."
+        )
     result[2] = (0.0, 0.0, 1.0)
     return result
 

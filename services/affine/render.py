@@ -12,7 +12,8 @@ from PIL import Image
 
 from services.affine.errors import SingularMatrixError
 from services.affine.matrices import Frame, Mapping, as_homogeneous, determinant, interpolate, pixel_matrix, to_theta
-from services.affine.sampling import Engine, Interpolation, Padding, warp
+from services.affine.options import DEFAULT_OPTIONS, SamplerOptions
+from services.affine.sampling import warp
 from services.affine.steps import Step, format_steps
 
 
@@ -49,22 +50,21 @@ class WarpView:
 def render_warp(
     pixels: np.ndarray,
     matrix: np.ndarray,
+    options: SamplerOptions = DEFAULT_OPTIONS,
     *,
-    frame: Frame,
-    mapping: Mapping,
-    interpolation: Interpolation,
-    padding: Padding,
-    engine: Engine,
     size: tuple[int, int] | None = None,
+    **changes: str,
 ) -> WarpView:
-    """Warp uint8 ``pixels`` by M as the page does. ``size`` = (height, width) that M's pixel frame refers to.
+    """Warp uint8 ``pixels`` by M as the page does. ``size`` = (height, width) that M's pixel frame refers to;
+    ``changes`` override fields of ``options``.
 
     Raises ``SingularMatrixError`` in forward mapping when M has no inverse.
     """
+    options = options.but(**changes)
     height, width = size or pixels.shape[:2]
-    theta = to_theta(matrix, frame, height, width, mapping)
+    theta = to_theta(matrix, options.frame, height, width, options.mapping)
     # warping the 0..255 values directly saves two full-image passes; interpolation is linear in the values
-    warped = warp(pixels, theta, interpolation=interpolation, padding=padding, engine=engine)
+    warped = warp(pixels, theta, options)
     image = to_uint8(warped, scale=1.0)
     return WarpView(theta=theta, pixel_matrix=pixel_matrix(theta, *pixels.shape[:2]), image=image)
 
@@ -79,24 +79,19 @@ class AnimationFrame:
 def animation_frames(
     pixels: np.ndarray,
     matrix: np.ndarray,
+    options: SamplerOptions = DEFAULT_OPTIONS,
     *,
-    frame: Frame,
-    mapping: Mapping,
-    interpolation: Interpolation,
-    padding: Padding,
-    engine: Engine,
     size: tuple[int, int],
     count: int = 16,
+    **changes: str,
 ) -> list[AnimationFrame]:
     """``count`` warped previews going from the identity to M (see ``matrices.interpolate``)."""
+    options = options.but(**changes)
     frames = []
     for fraction in np.linspace(0.0, 1.0, max(2, int(count))):
         between = interpolate(matrix, float(fraction))
         try:
-            view = render_warp(
-                pixels, between, frame=frame, mapping=mapping, interpolation=interpolation, padding=padding,
-                engine=engine, size=size,
-            )
+            view = render_warp(pixels, between, options, size=size)
             image = view.image
         except SingularMatrixError:
             image = None

@@ -28,20 +28,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from services.affine.errors import AffineError, UnsupportedCombinationError
 from services.affine.matrices import as_homogeneous, inverse, pixel_matrix
 from services.affine.numpy_engine import warp_numpy
-
-Interpolation = Literal["nearest", "bilinear", "bicubic"]
-Padding = Literal["zeros", "border", "reflection"]
-Engine = Literal["numpy", "torch", "opencv", "skimage"]
-INTERPOLATIONS: tuple[str, ...] = ("nearest", "bilinear", "bicubic")
-PADDINGS: tuple[str, ...] = ("zeros", "border", "reflection")
-ENGINES: tuple[str, ...] = ("numpy", "torch", "opencv", "skimage")
+from services.affine.options import DEFAULT_OPTIONS, ENGINES, Engine, SamplerOptions
 
 #: Largest output the service agrees to compute (a 4096 x 4096 picture).
 MAX_PIXELS = 4096 * 4096
@@ -68,18 +61,17 @@ def normalised_to_pixels(points: np.ndarray, height: int, width: int) -> np.ndar
     return (pts + 1.0) * 0.5 * np.array([width - 1, height - 1], dtype=np.float64)
 
 
-def warp(
-    image: np.ndarray,
-    theta: np.ndarray,
-    *,
-    interpolation: Interpolation = "bilinear",
-    padding: Padding = "zeros",
-    engine: Engine = "numpy",
-) -> np.ndarray:
-    """Step 3: sample ``image`` (H x W or H x W x C) on theta's grid; returns float32 of the same shape and scale."""
+def warp(image: np.ndarray, theta: np.ndarray, options: SamplerOptions = DEFAULT_OPTIONS, **changes: str) -> np.ndarray:
+    """Step 3: sample ``image`` (H x W or H x W x C) on theta's grid; returns float32 of the same shape and scale.
+
+    ``changes`` override single fields of ``options`` (``warp(image, theta, engine="torch")``); the frame and
+    mapping of ``options`` do not matter here, theta is already the sampler's map.
+    """
     pixels = _check_image(image)
     matrix = _check_theta(theta)
-    _check_options(interpolation, padding, engine)
+    options = options.but(**changes)
+    interpolation, padding, engine = options.interpolation, options.padding, options.engine
+    _check_combination(interpolation, padding, engine)
     squeeze = pixels.ndim == 2
     if squeeze:
         pixels = pixels[:, :, None]
@@ -106,29 +98,32 @@ class EngineCheck:
 def compare_engines(
     image: np.ndarray,
     theta: np.ndarray,
+    options: SamplerOptions = DEFAULT_OPTIONS,
     *,
-    interpolation: Interpolation = "bilinear",
-    padding: Padding = "zeros",
     reference: Engine = "numpy",
     tolerance: float = 1e-4,
+    **changes: str,
 ) -> list[EngineCheck]:
-    """Run every engine on the same input and report its largest difference from ``reference``."""
+    """Run every engine with ``options``' interpolation and padding; report each one's largest difference from
+    ``reference`` (``options.engine`` is ignored: every engine runs)."""
+    options = options.but(**changes)
+    interpolation = options.interpolation
     outputs: dict[str, tuple[np.ndarray | None, float | None, str]] = {}
     for engine in ENGINES:
         try:
             started = time.perf_counter()
-            result = warp(image, theta, interpolation=interpolation, padding=padding, engine=engine)
+            result = warp(image, theta, options, engine=engine)
             outputs[engine] = (result, (time.perf_counter() - started) * 1000.0, "")
         except UnsupportedCombinationError as exc:
             outputs[engine] = (None, None, str(exc))
     base = outputs[reference][0]
     checks = []
-    for engine, (result, ms, refusal) in outputs.items():
-        if result is None or base is None:
+    for engine, (output, ms, refusal) in outputs.items():
+        if output is None or base is None:
             reason = refusal or f"The reference engine refused: {outputs[reference][2]}"
             checks.append(EngineCheck(engine, None, ms, reason))
             continue
-        difference = float(np.max(np.abs(result - base))) if result.size else 0.0
+        difference = float(np.max(np.abs(output - base))) if output.size else 0.0
         if engine == reference:
             message = "reference"
         elif difference <= tolerance:
@@ -225,13 +220,7 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _check_options(interpolation: str, padding: str, engine: str) -> None:
-    if interpolation not in INTERPOLATIONS:
-        raise AffineError(f"Unknown interpolation {interpolation!r}; use one of {', '.join(INTERPOLATIONS)}.")
-    if padding not in PADDINGS:
-        raise AffineError(f"Unknown padding {padding!r}; use one of {', '.join(PADDINGS)}.")
-    if engine not in ENGINES:
-        raise AffineError(f"Unknown engine {engine!r}; use one of {', '.join(ENGINES)}.")
+def _check_combination(interpolation: str, padding: str, engine: str) -> None:
     if engine == "skimage" and interpolation == "bicubic":
         raise UnsupportedCombinationError(
             "scikit-image's bicubic (order 3) uses the Catmull-Rom kernel (a = -0.5), not Keys' a = -0.75 of "
@@ -266,18 +255,45 @@ def _warp_opencv(pixels: np.ndarray, pixel_map: np.ndarray, interpolation: str, 
     border = {
         "zeros": cv2.BORDER_CONSTANT, "border": cv2.BORDER_REPLICATE, "reflection": cv2.BORDER_REFLECT_101
     }[padding]
+    folded = _folded_maps(pixel_map, height, width) if padding == "reflection" else None
     out = np.empty_like(pixels)
     start = 0
     while start < channels:
         # warpAffine takes 1 to 4 channels; its float path for 2 channels is coarser, so send 4, 3 or 1
         count = 4 if channels - start >= 4 else 3 if channels - start == 3 else 1
         chunk = np.ascontiguousarray(pixels[:, :, start : start + count])
-        warped = cv2.warpAffine(
-            chunk, pixel_map, (width, height), flags=flags | cv2.WARP_INVERSE_MAP, borderMode=border, borderValue=0
-        )
+        if folded is None:
+            warped = cv2.warpAffine(
+                chunk, pixel_map, (width, height), flags=flags | cv2.WARP_INVERSE_MAP, borderMode=border, borderValue=0
+            )
+        else:
+            warped = cv2.remap(chunk, folded[0], folded[1], flags, borderMode=border, borderValue=0)
         out[:, :, start : start + count] = warped.reshape(height, width, count)
         start += count
     return out
+
+
+def _folded_maps(pixel_map: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """OpenCV's REFLECT_101 border walks back one image width at a time, so its cost grows with the distance
+    sampled outside the picture (minutes for a translation of 1e6). Reflection about the edge pixels' centres is
+    periodic (period 2 (W - 1)) and commutes with interpolation, so folding the sample locations into the
+    picture first gives the same values at a cost independent of the distance. None when the map stays within
+    one reflection of the picture, where warpAffine itself is fast."""
+    corners = np.array([[0, 0, 1], [width - 1, 0, 1], [0, height - 1, 1], [width - 1, height - 1, 1]], dtype=np.float64)
+    reached = corners @ np.asarray(pixel_map, dtype=np.float64).T
+    if np.all(np.abs(reached[:, 0] - (width - 1) / 2) <= 1.5 * width) and \
+            np.all(np.abs(reached[:, 1] - (height - 1) / 2) <= 1.5 * height):
+        return None
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float64)
+    x = pixel_map[0, 0] * columns + pixel_map[0, 1] * rows + pixel_map[0, 2]
+    y = pixel_map[1, 0] * columns + pixel_map[1, 1] * rows + pixel_map[1, 2]
+    return _fold(x, width).astype(np.float32), _fold(y, height).astype(np.float32)
+
+
+def _fold(coordinate: np.ndarray, size: int) -> np.ndarray:
+    period = 2.0 * (size - 1)
+    inside = np.mod(coordinate, period)
+    return np.where(inside > size - 1, period - inside, inside)
 
 
 def _warp_skimage(pixels: np.ndarray, pixel_map: np.ndarray, interpolation: str, padding: str) -> np.ndarray:
