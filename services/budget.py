@@ -26,3 +26,13 @@ REQUEST_SECONDS_TO_MESSAGE = 5.0
 # --- Grad-CAM (services.cam) ------------------------------------------------------------------------------
 
 # --- affine (services.affine) -----------------------------------------------------------------------------
+
+# --- spatial transformer (services.stn) -------------------------------------------------------------------
+#: Longest training one request may ask for (a CPU epoch of the default data takes a few seconds).
+STN_MAX_EPOCHS = 40
+#: Distorted copies of each training digit; 1,437 training digits x 6 = 8,622 images.
+STN_MAX_COPIES = 6
+#: Clutter fragments per image.
+STN_MAX_CLUTTER = 8
+STN_BATCH_RANGE = (8, 512)
+STN_LEARNING_RATE_RANGE = (1e-5, 0.05)
