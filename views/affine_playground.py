@@ -13,6 +13,7 @@ import streamlit as st
 from components.figure_export import image_download, show_figure
 from components.image_input import image_input
 from components.page_header import page_header
+from components.page_links import link_to_page
 from components.url_state import Param, publish, restore
 from views.catalog import PageInfo
 from services.affine import (
@@ -119,6 +120,7 @@ def render() -> None:
         HOW_IT_WORKS,
         icon=INFO.icon,
     )
+    link_to_page("stn", "Part II: a spatial transformer learns θ from the loss alone (train one live)")
     restore(PARAMS)
     steps = _current_steps()
     controls, editor = st.columns([1, 2], gap="large")
