@@ -138,8 +138,11 @@ def render() -> None:
         st.error(str(exc))
         publish(PARAMS)
         return
-    _sample_grid(digits)
-    st.fragment(_training_panel, run_every=EPOCH_TICK if _live_run(settings) else None)(settings, digits)
+    samples, training = st.columns([2, 3], gap="large")
+    with samples:
+        _sample_grid(digits)
+    with training:
+        st.fragment(_training_panel, run_every=EPOCH_TICK if _live_run(settings) else None)(settings, digits)
     pair = _current_pair(settings)
     if pair is not None and _live_run(settings) is None:
         _looking_inside(pair, digits)
@@ -147,29 +150,26 @@ def render() -> None:
 
 
 def _settings_controls() -> StnSettings:
-    data, training = st.columns([3, 2], gap="large")
-    with data:
-        st.markdown("**Distorted digits**")
-        left, right = st.columns(2)
-        left.radio("Distortion", list(DISTORTIONS), format_func=lambda d: f"{d}: {DISTORTIONS[d]}",
-                   key="stn_distortion", horizontal=True)
-        left.slider("Rotation range ± (degrees)", 0, 180, step=5, key="stn_angle")
+    with st.container(border=True):
+        distortion, ranges, data, training = st.columns(4, gap="medium")
+        distortion.markdown("**Distortion**")
+        distortion.radio("Distortion", list(DISTORTIONS), format_func=lambda d: f"{d}: {DISTORTIONS[d]}",
+                         key="stn_distortion", label_visibility="collapsed")
+        distortion.slider("Rotation range ± (degrees)", 0, 180, step=5, key="stn_angle")
         rts = st.session_state["stn_distortion"] == "RTS"
-        left.slider("Scale range (RTS)", 0.2, 2.0, step=0.05, key="stn_scale", disabled=not rts,
-                    help="The digit's size factor is drawn uniformly from this range.")
-        left.slider("Shift range ± (RTS, 1 = half the canvas)", 0.0, 0.8, step=0.05, key="stn_shift",
-                    disabled=not rts)
-        right.slider("Clutter fragments per image", 0, budget.STN_MAX_CLUTTER, key="stn_clutter",
-                     help="6 × 6-pixel pieces of other digits scattered over the canvas.")
-        right.slider("Distorted copies of each training digit", 1, budget.STN_MAX_COPIES, key="stn_copies")
-        right.slider("Test fraction (split by original digit)", 0.0, 0.9, step=0.05, key="stn_test")
-        right.number_input("Seed", 0, 9999, step=1, key="stn_seed")
-    with training:
-        st.markdown("**Training (both models, on this server's CPU)**")
-        st.number_input("Epochs", 0, budget.STN_MAX_EPOCHS, step=1, key="stn_epochs",
-                        help="The default run takes well under a minute on a quiet 2-core machine.")
-        st.select_slider("Batch size", BATCH_SIZES, key="stn_batch")
-        st.select_slider("Learning rate (Adam)", LEARNING_RATES, key="stn_lr")
+        ranges.slider("Scale range (RTS)", 0.2, 2.0, step=0.05, key="stn_scale", disabled=not rts,
+                      help="The digit's size factor is drawn uniformly from this range.")
+        ranges.slider("Shift range ± (RTS; 1 = half the canvas)", 0.0, 0.8, step=0.05, key="stn_shift",
+                      disabled=not rts)
+        ranges.slider("Clutter fragments per image", 0, budget.STN_MAX_CLUTTER, key="stn_clutter",
+                      help="Pieces of other digits scattered over the canvas.")
+        data.slider("Distorted copies of each training digit", 1, budget.STN_MAX_COPIES, key="stn_copies")
+        data.slider("Test fraction (split by original digit)", 0.0, 0.9, step=0.05, key="stn_test")
+        data.number_input("Seed", 0, 9999, step=1, key="stn_seed")
+        training.number_input("Epochs", 0, budget.STN_MAX_EPOCHS, step=1, key="stn_epochs",
+                              help="The default run takes about a minute on a quiet 2-core machine.")
+        training.select_slider("Batch size", BATCH_SIZES, key="stn_batch")
+        training.select_slider("Learning rate (Adam, both models)", LEARNING_RATES, key="stn_lr")
     low, high = st.session_state["stn_scale"]
     digits = DigitSettings(
         distortion=st.session_state["stn_distortion"],
@@ -193,16 +193,15 @@ def _sample_grid(digits: DistortedDigits) -> None:
     rts = digits.settings.distortion == "RTS"
     captions = [f"{train.labels[i]} · {train.angles[i]:+.0f}°" + (f" · ×{train.scales[i]:.2f}" if rts else "")
                 for i in chosen]
-    with st.expander(f"The data: {len(train):,} training and {len(digits.test):,} test images "
-                     f"({digits.settings.canvas} × {digits.settings.canvas}); a sample before training",
-                     expanded=True, icon=":material/grid_view:"):
-        st.caption("Each caption: the digit, the rotation applied (the distortion's θ; positive turns the digit "
-                   "counter-clockwise)" + (" and its size factor." if rts else "."))
-        data = pd.DataFrame({"train_index": chosen, "label": train.labels[chosen], "angle": train.angles[chosen],
-                             "scale": train.scales[chosen], "tx": train.shifts[chosen, 0],
-                             "ty": train.shifts[chosen, 1]})
-        show_figure(sample_grid_figure(train.images[chosen], captions), "stn_samples", data=data,
-                    key="stn_samples_fig")
+    side = digits.settings.canvas
+    st.subheader("The data")
+    st.caption(f"{len(train):,} training and {len(digits.test):,} test images, {side} × {side}. A sample before "
+               "training; each caption gives the digit, the rotation applied (positive turns it counter-clockwise)"
+               + (" and its size factor." if rts else "."))
+    data = pd.DataFrame({"train_index": chosen, "label": train.labels[chosen], "angle": train.angles[chosen],
+                         "scale": train.scales[chosen], "tx": train.shifts[chosen, 0], "ty": train.shifts[chosen, 1]})
+    show_figure(sample_grid_figure(train.images[chosen], captions, columns=4), "stn_samples", data=data,
+                key="stn_samples_fig")
 
 
 # ------------------------------------------------------------------------------------------ training
@@ -357,11 +356,19 @@ def _theta_panel(pair: TrainedPair, digits: DistortedDigits, analysis: StnAnalys
         columns[1].metric("translation", f"{parts.translation[0]:+.2f}, {parts.translation[1]:+.2f}")
         st.caption(f"Undoing the distortion exactly needs a rotation of {-test.angles[index]:+.1f}° and a scale of "
                    f"{test.scales[index]:.2f} (the inverse of the distortion's θ), up to a turn the network may prefer "
-                   "for every digit. Open this θ in the affine playground's matrix mode to see the same warp.")
+                   "for every digit.")
+        st.markdown(f"[Open this θ in the affine playground]({_playground_link(theta)}) (typed-matrix mode): "
+                    "the same warp, by the same sampler.")
     with right:
         data = pd.DataFrame(theta, columns=["x", "y", "1"])
         show_figure(theta_grid_figure(test.images[index], analysis.outputs[index], view), "stn_theta_grid", data=data,
                     key="stn_theta_grid_fig")
+
+
+def _playground_link(theta: np.ndarray) -> str:
+    """The affine playground's URL with ``theta`` typed in (its own query names: mode, m00 ... m12)."""
+    entries = "&".join(f"m{row}{col}={theta[row, col]:.6g}" for row in range(2) for col in range(3))
+    return f"affine?mode=direct&{entries}"  # relative: works under any base path
 
 
 def _angle_panel(analysis: StnAnalysis) -> None:

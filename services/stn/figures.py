@@ -94,7 +94,7 @@ def before_after_figure(inputs: np.ndarray, outputs: np.ndarray, captions: Seque
     for row, text in enumerate(("input", "transformer output")):
         fig.add_annotation(x=-2, y=GAP + row * (h + GAP) + h / 2, text=text, textangle=-90, showarrow=False,
                            xanchor="right", font={"size": 12})
-    fig.update_layout(height=330, margin={"l": 30, "r": 0, "t": 10, "b": 30})
+    fig.update_layout(height=90 + 2 * int(900 / n), margin={"l": 30, "r": 0, "t": 0, "b": 24})
     _image_axes(fig)
     return fig
 
@@ -112,7 +112,10 @@ def theta_grid_figure(image: np.ndarray, output: np.ndarray, view: ThetaView) ->
         ys += [line[0, 1], line[1, 1], None]
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#00e5ff", "width": 1}, name="grid",
                              hoverinfo="skip", showlegend=False), 1, 1)
-    corners = np.array([view.grid[0][0], view.grid[0][1], view.grid[-1][1], view.grid[-2][1], view.grid[0][0]])
+    # grid lines alternate vertical / horizontal; the first and the second-to-last are the output's left and
+    # right edges, so their end points are its corners
+    left, right = view.grid[0], view.grid[-2]
+    corners = np.array([left[0], left[1], right[1], right[0], left[0]])
     fig.add_trace(go.Scatter(x=corners[:, 0], y=corners[:, 1], mode="lines", line={"color": "#ffd54f", "width": 2},
                              name="output's border", hoverinfo="skip", showlegend=False), 1, 1)
     h, w = image.shape

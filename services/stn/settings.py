@@ -13,8 +13,8 @@ from services import budget
 from services.stn.errors import DistortionRangeError, SplitError, TrainingSettingsError
 
 DISTORTIONS: dict[str, str] = {
-    "R": "rotation only",
-    "RTS": "rotation, translation and scale",
+    "R": "rotate",
+    "RTS": "rotate, translate, scale",
 }
 #: Number of scikit-learn digits (8 x 8 each).
 N_DIGITS = 1797
@@ -91,7 +91,7 @@ class StnSettings:
     """Everything that decides a trained CNN / ST-CNN pair: the digits plus epochs, batch size, learning rate."""
 
     digits: DigitSettings = field(default_factory=DigitSettings)
-    epochs: int = 10
+    epochs: int = 8
     batch_size: int = 64
     learning_rate: float = 0.002  # Adam, for both models
 
