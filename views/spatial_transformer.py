@@ -49,6 +49,8 @@ TRAINING_THREADS = 1
 #: Seconds between the end of one training epoch and the request for the next (the fragment's timer).
 EPOCH_TICK = 0.5
 SAMPLE_COUNT = 16
+#: "A clear negative relation": r below this, and at least a tenth of every applied degree undone.
+CLEAR_CORRELATION, CLEAR_SLOPE = -0.5, -0.1
 BATCH_SIZES = [16, 32, 64, 128, 256]
 LEARNING_RATES = [0.0005, 0.001, 0.002, 0.005, 0.01]
 RUN_KEY, PARTIAL_KEY, STOP_KEY = "stn_run", "stn_partial", "stn_stop_requested"
@@ -383,8 +385,9 @@ def _angle_panel(analysis: StnAnalysis) -> None:
                       help="Pearson correlation of applied against learned rotation over the test set.")
     columns[1].metric("slope", f"{relation.slope:+.2f}", help="−1: the transformer undoes every degree.")
     columns[2].metric("constant turn", f"{relation.intercept:+.1f}°", help="The fit's intercept.")
-    verdict = ("a clear negative relation: the transformer turns digits back"
-               if relation.correlation < -0.5 else "no clear negative relation yet: train longer or widen the range")
+    clear = relation.correlation < CLEAR_CORRELATION and relation.slope < CLEAR_SLOPE
+    verdict = ("a clear negative relation: the transformer turns digits back" if clear
+               else "no clear negative relation yet: train longer, or widen the rotation range")
     st.caption(f"Each point is a test digit. {verdict.capitalize()}.")
     data = pd.DataFrame({"label": analysis.labels, "applied_angle": analysis.applied_angles,
                          "learned_rotation": analysis.learned_rotation})
