@@ -87,3 +87,14 @@ def test_stop_keeps_the_partial_model_and_says_so(no_exceptions):
     assert "The partial pair, after 1 epochs." in _texts(at, "caption")
     assert "Looking inside" in [h.value for h in at.header]
     assert not [b for b in at.button if b.key == "stn_stop"]
+
+
+@pytest.mark.parametrize("raw", ["0.1,5", "0.9", "abc", "1.5,0.5"])
+def test_a_hand_edited_scale_range_falls_back_with_a_warning(raw, no_exceptions):
+    at = page_test("spatial_transformer", timeout=240)
+    at.query_params["scale"] = raw
+    at.run()
+    no_exceptions(at)
+    if raw != "abc":  # unreadable values fall back silently in url_state
+        assert "not two sizes between 0.2 and 2.0" in _texts(at, "warning")
+    assert at.slider(key="stn_scale").value == (0.7, 1.2)

@@ -54,6 +54,8 @@ CLEAR_CORRELATION, CLEAR_SLOPE = -0.5, -0.1
 BATCH_SIZES = [16, 32, 64, 128, 256]
 LEARNING_RATES = [0.0005, 0.001, 0.002, 0.005, 0.01]
 RUN_KEY, PARTIAL_KEY, STOP_KEY = "stn_run", "stn_partial", "stn_stop_requested"
+#: The scale slider reaches past the valid 0.4-1.6 so that an extreme range gets its message from the service.
+SCALE_SLIDER = (0.2, 2.0)
 
 PARAMS = [
     Param("stn_distortion", "RTS", choices=list(DISTORTIONS), url="dist"),
@@ -69,6 +71,8 @@ PARAMS = [
     Param("stn_lr", 0.002, choices=LEARNING_RATES, url="lr"),
     Param("stn_digit", 0, low=0, high=1796, url="digit"),
 ]
+
+PARAMS_BY_KEY = {param.key: param for param in PARAMS}
 
 HOW_IT_WORKS = r"""
 **The transformer.** A *localisation net* (two small convolutions and two dense layers) looks at the input and
@@ -132,6 +136,7 @@ def render() -> None:
     )
     link_to_page("affine", "Part I: the affine playground (θ, the sampling grid, bilinear interpolation)")
     restore(PARAMS)
+    _keep_scale_range_valid()
     settings = _settings_controls()
     try:
         settings = settings.validate()
@@ -151,6 +156,16 @@ def render() -> None:
     publish(PARAMS)
 
 
+def _keep_scale_range_valid() -> None:
+    """A range slider needs two values inside its bounds; a hand-edited link may hold anything else."""
+    value = st.session_state.get("stn_scale")
+    low, high = SCALE_SLIDER
+    if isinstance(value, (list, tuple)) and len(value) == 2 and low <= value[0] <= value[1] <= high:
+        return
+    st.warning(f"The scale range in the link ({value}) is not two sizes between {low} and {high}; using the default.")
+    st.session_state["stn_scale"] = PARAMS_BY_KEY["stn_scale"].default
+
+
 def _settings_controls() -> StnSettings:
     with st.container(border=True):
         distortion, ranges, data, training = st.columns(4, gap="medium")
@@ -159,7 +174,7 @@ def _settings_controls() -> StnSettings:
                          key="stn_distortion", label_visibility="collapsed")
         distortion.slider("Rotation range ± (degrees)", 0, 180, step=5, key="stn_angle")
         rts = st.session_state["stn_distortion"] == "RTS"
-        ranges.slider("Scale range (RTS)", 0.2, 2.0, step=0.05, key="stn_scale", disabled=not rts,
+        ranges.slider("Scale range (RTS)", *SCALE_SLIDER, step=0.05, key="stn_scale", disabled=not rts,
                       help="The digit's size factor is drawn uniformly from this range.")
         ranges.slider("Shift range ± (RTS; 1 = half the canvas)", 0.0, 0.8, step=0.05, key="stn_shift",
                       disabled=not rts)
@@ -365,6 +380,7 @@ def _theta_panel(pair: TrainedPair, digits: DistortedDigits, analysis: StnAnalys
         data = pd.DataFrame(theta, columns=["x", "y", "1"])
         show_figure(theta_grid_figure(test.images[index], analysis.outputs[index], view), "stn_theta_grid", data=data,
                     key="stn_theta_grid_fig")
+    publish(PARAMS)  # this fragment reruns alone when the digit changes: keep the link in step
 
 
 def _playground_link(theta: np.ndarray) -> str:
