@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from components.figure_export import show_figure
 from components.page_header import page_header
@@ -137,7 +138,7 @@ def render() -> None:
     link_to_page("affine", "Part I: the affine playground (θ, the sampling grid, bilinear interpolation)")
     restore(PARAMS)
     _keep_scale_range_valid()
-    settings = _settings_controls()
+    settings, train_slot = _settings_controls()
     try:
         settings = settings.validate()
         digits = _digits(settings.digits)
@@ -145,6 +146,7 @@ def render() -> None:
         st.error(str(exc))
         publish(PARAMS)
         return
+    _train_button(train_slot, settings, digits)
     samples, training = st.columns([2, 3], gap="large")
     with samples:
         _sample_grid(digits)
@@ -166,7 +168,8 @@ def _keep_scale_range_valid() -> None:
     st.session_state["stn_scale"] = PARAMS_BY_KEY["stn_scale"].default
 
 
-def _settings_controls() -> StnSettings:
+def _settings_controls() -> tuple[StnSettings, DeltaGenerator]:
+    """The settings row; also returns the empty slot for the train button under the training settings."""
     with st.container(border=True):
         distortion, ranges, data, training = st.columns(4, gap="medium")
         distortion.markdown("**Distortion**")
@@ -184,9 +187,10 @@ def _settings_controls() -> StnSettings:
         data.slider("Test fraction (split by original digit)", 0.0, 0.9, step=0.05, key="stn_test")
         data.number_input("Seed", 0, 9999, step=1, key="stn_seed")
         training.number_input("Epochs", 0, budget.STN_MAX_EPOCHS, step=1, key="stn_epochs",
-                              help="The default run takes about a minute on a quiet 2-core machine.")
+                              help="One epoch trains both models once over every training image.")
         training.select_slider("Batch size", BATCH_SIZES, key="stn_batch")
         training.select_slider("Learning rate (Adam, both models)", LEARNING_RATES, key="stn_lr")
+        train_slot = training.empty()
     low, high = st.session_state["stn_scale"]
     digits = DigitSettings(
         distortion=st.session_state["stn_distortion"],
@@ -199,8 +203,24 @@ def _settings_controls() -> StnSettings:
         test_fraction=float(st.session_state["stn_test"]),
         seed=int(st.session_state["stn_seed"]),
     )
-    return StnSettings(digits=digits, epochs=int(st.session_state["stn_epochs"]),
-                       batch_size=int(st.session_state["stn_batch"]), learning_rate=float(st.session_state["stn_lr"]))
+    settings = StnSettings(digits=digits, epochs=int(st.session_state["stn_epochs"]),
+                           batch_size=int(st.session_state["stn_batch"]),
+                           learning_rate=float(st.session_state["stn_lr"]))
+    return settings, train_slot
+
+
+def _train_button(slot: DeltaGenerator, settings: StnSettings, digits: DistortedDigits) -> None:
+    """Start a run (a full rerun, so the training fragment below is declared with its timer)."""
+    if _live_run(settings) is not None:
+        slot.caption("Training… progress and the stop button are under **Training** below.")
+        return
+    fresh = _current_pair(settings) is None
+    if slot.button("Train both models" if fresh else "Train again from scratch", key="stn_train",
+                   type="primary" if fresh else "secondary", icon=":material/play_arrow:", width="stretch"):
+        st.session_state.pop(PARTIAL_KEY, None)
+        st.session_state.pop(STOP_KEY, None)
+        st.session_state[RUN_KEY] = Training(settings, digits)
+        slot.caption("Training… progress and the stop button are under **Training** below.")
 
 
 def _sample_grid(digits: DistortedDigits) -> None:
@@ -260,15 +280,10 @@ def _training_panel(settings: StnSettings, digits: DistortedDigits) -> None:
         _train_one_epoch(run)
         return
     pair = _current_pair(settings)
-    if st.button("Train both models" if pair is None else "Train again from scratch", key="stn_train",
-                 type="primary" if pair is None else "secondary", icon=":material/play_arrow:"):
-        st.session_state.pop(PARTIAL_KEY, None)
-        st.session_state.pop(STOP_KEY, None)
-        st.session_state[RUN_KEY] = Training(settings, digits)
-        st.rerun()
     if pair is None:
         st.info(f"Not trained yet with these settings: {settings.epochs} epochs of {len(digits.train):,} images for "
-                "each model. Progress is drawn after every epoch, and you can stop at any time.")
+                "each model (press **Train both models** above). Progress is drawn after every epoch, and you can "
+                "stop at any time.")
         return
     if pair.stopped:
         st.warning(f"Stopped after {pair.epochs_done} of {settings.epochs} epochs. The models below are the partial "
