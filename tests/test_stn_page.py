@@ -74,7 +74,7 @@ def test_short_run_trains_live_then_is_shared(no_exceptions):
     second_viewer = _page(stn_epochs=2)  # a new session: the pair is cached on the server
     no_exceptions(second_viewer)
     assert "Trained: 2 epochs" in _texts(second_viewer, "success")
-    assert second_viewer.button(key="stn_train").label == "Train again from scratch"
+    assert second_viewer.button(key="stn_train").label == "Train again"
 
 
 def test_stop_keeps_the_partial_model_and_says_so(no_exceptions):

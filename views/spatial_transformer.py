@@ -215,8 +215,9 @@ def _train_button(slot: DeltaGenerator, settings: StnSettings, digits: Distorted
         slot.caption("Training… progress and the stop button are under **Training** below.")
         return
     fresh = _current_pair(settings) is None
-    if slot.button("Train both models" if fresh else "Train again from scratch", key="stn_train",
-                   type="primary" if fresh else "secondary", icon=":material/play_arrow:", width="stretch"):
+    if slot.button("Train both models" if fresh else "Train again", key="stn_train",
+                   type="primary" if fresh else "secondary", icon=":material/play_arrow:", width="stretch",
+                   help="Trains a new CNN / ST-CNN pair from scratch with these settings."):
         st.session_state.pop(PARTIAL_KEY, None)
         st.session_state.pop(STOP_KEY, None)
         st.session_state[RUN_KEY] = Training(settings, digits)
