@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from services.affine import Rotate, compose
-from services.stn import EpochReport, EpochSnapshot, SamplerCheck, StnAnalysis, angle_relation, theta_view
+from services.stn import (
+    EpochReport,
+    EpochSnapshot,
+    SamplerCheck,
+    StnAnalysis,
+    angle_relation,
+    theta_view,
+)
 from services.stn.analysis import confusion_matrix
 from services.stn.figures import (
     GAP,
@@ -92,3 +99,19 @@ def test_angle_and_confusion_figures():
 
 def test_angle_relation_is_undefined_without_spread():
     assert angle_relation(np.zeros(5), np.arange(5.0)).correlation is None
+
+
+def test_page_texts_and_tables():
+    from services.stn import DigitSet
+    from services.stn.figures import epoch_time_ratio, playground_query, sample_view, theta_table, undo_caption
+
+    digits = DigitSet(images=IMAGES, labels=np.arange(6), angles=np.linspace(-30, 30, 6), scales=np.full(6, 1.2),
+                      shifts=np.zeros((6, 2)), thetas=np.zeros((6, 2, 3)), sources=np.arange(6))
+    sample = sample_view(digits, 3, with_scale=True)
+    assert sample.indices.tolist() == [0, 2, 5]
+    assert sample.captions[0] == "0 · -30° · ×1.20" and len(sample.table) == 3
+    assert "a rotation of +30.0°" in undo_caption(digits, 0)
+    assert epoch_time_ratio([_report(1), _report(2)]) == pytest.approx(1.2)
+    theta = np.array([[1.0, 0.5, 0.0], [0.0, 1.0, -0.25]])
+    assert playground_query(theta) == "mode=direct&m00=1&m01=0.5&m02=0&m10=0&m11=1&m12=-0.25"
+    assert theta_table(theta).shape == (2, 3)

@@ -4,7 +4,7 @@ project's numpy sampler."""
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as functional
+from torch.nn import functional
 
 from services.affine import Rotate, Scale, Shear, Translate, compose, warp
 from services.stn import build_pair, transform

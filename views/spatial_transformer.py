@@ -9,15 +9,13 @@ every setting; a stopped pair stays in its own session.
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from components.figure_export import show_figure
 from components.page_header import page_header
 from components.page_links import link_to_page
-from components.url_state import Param, publish, restore
+from components.url_state import Param, keep_valid, publish, restore
 from services import budget
 from services.stn import (
     DISTORTIONS,
@@ -35,12 +33,21 @@ from services.stn import (
 )
 from services.stn.figures import (
     angle_figure,
+    angle_table,
     before_after_figure,
     confusion_figure,
+    epoch_time_ratio,
     epochs_figure,
+    history_table,
+    playground_query,
+    prediction_captions,
     sample_grid_figure,
+    sample_view,
     theta_grid_figure,
+    theta_table,
     training_figure,
+    training_seconds,
+    undo_caption,
 )
 from views.catalog import PageInfo
 
@@ -226,20 +233,15 @@ def _train_button(slot: DeltaGenerator, settings: StnSettings, digits: Distorted
 
 def _sample_grid(digits: DistortedDigits) -> None:
     train = digits.train
-    count = min(SAMPLE_COUNT, len(train))
-    chosen = np.linspace(0, len(train) - 1, count).astype(int)
     rts = digits.settings.distortion == "RTS"
-    captions = [f"{train.labels[i]} · {train.angles[i]:+.0f}°" + (f" · ×{train.scales[i]:.2f}" if rts else "")
-                for i in chosen]
+    sample = sample_view(train, SAMPLE_COUNT, with_scale=rts)
     side = digits.settings.canvas
     st.subheader("The data")
     st.caption(f"{len(train):,} training and {len(digits.test):,} test images, {side} × {side}. A sample before "
                "training; each caption gives the digit, the rotation applied (positive turns it counter-clockwise)"
                + (" and its size factor." if rts else "."))
-    data = pd.DataFrame({"train_index": chosen, "label": train.labels[chosen], "angle": train.angles[chosen],
-                         "scale": train.scales[chosen], "tx": train.shifts[chosen, 0], "ty": train.shifts[chosen, 1]})
-    show_figure(sample_grid_figure(train.images[chosen], captions, columns=4), "stn_samples", data=data,
-                key="stn_samples_fig")
+    show_figure(sample_grid_figure(train.images[sample.indices], sample.captions, columns=4), "stn_samples",
+                data=sample.table, key="stn_samples_fig")
 
 
 # ------------------------------------------------------------------------------------------ training
@@ -290,8 +292,7 @@ def _training_panel(settings: StnSettings, digits: DistortedDigits) -> None:
         st.warning(f"Stopped after {pair.epochs_done} of {settings.epochs} epochs. The models below are the partial "
                    "ones, as they were after the last finished epoch (kept in your session only).")
     else:
-        seconds = sum(r.cnn_seconds + r.stn_seconds for r in pair.history)
-        st.success(f"Trained: {pair.epochs_done} epochs ({seconds:.0f} s of training). This pair is cached on the "
+        st.success(f"Trained: {pair.epochs_done} epochs ({training_seconds(pair.history):.0f} s of training). This pair is cached on the "
                    "server, so anyone opening these settings sees it at once.")
     _history(pair.history, settings.epochs)
 
@@ -330,10 +331,9 @@ def _history(history, epochs: int) -> None:
     columns[1].metric("CNN test accuracy", f"{last.cnn_test_accuracy:.1%}")
     columns[2].metric("ST-CNN test accuracy", f"{last.stn_test_accuracy:.1%}",
                       delta=f"{last.stn_test_accuracy - last.cnn_test_accuracy:+.1%} vs CNN")
-    per_epoch = np.mean([r.stn_seconds for r in history]) / max(1e-9, np.mean([r.cnn_seconds for r in history]))
-    columns[3].metric("ST-CNN / CNN time per epoch", f"{per_epoch:.2f}×")
-    data = pd.DataFrame([vars(r) for r in history])
-    show_figure(training_figure(history, epochs), "stn_training", data=data, key=f"stn_training_{len(history)}")
+    columns[3].metric("ST-CNN / CNN time per epoch", f"{epoch_time_ratio(history):.2f}×")
+    show_figure(training_figure(history, epochs), "stn_training", data=history_table(history),
+                key=f"stn_training_{len(history)}")
 
 
 # -------------------------------------------------------------------------------------- looking inside
@@ -346,7 +346,7 @@ def _looking_inside(pair: TrainedPair, digits: DistortedDigits) -> None:
     analysis = _analysis(pair.run_id, pair, digits)
     test = digits.test
     fixed = pair.fixed_indices
-    captions = [f"{test.labels[i]}: CNN {analysis.cnn_predictions[i]} · ST {analysis.stn_predictions[i]}" for i in fixed]
+    captions = prediction_captions(analysis, fixed)
     st.subheader("Distorted test digits → the transformer's output")
     st.caption("Top: test digits as both models see them. Bottom: what the transformer hands to its CNN. Below each: "
                "the true digit and each model's answer.")
@@ -368,8 +368,7 @@ def _looking_inside(pair: TrainedPair, digits: DistortedDigits) -> None:
 def _theta_panel(pair: TrainedPair, digits: DistortedDigits, analysis: StnAnalysis) -> None:
     st.subheader("One digit's learned θ")
     test = digits.test
-    if st.session_state.get("stn_digit", 0) >= len(test):
-        st.session_state["stn_digit"] = 0
+    keep_valid("stn_digit", range(len(test)), 0)
     index = st.slider("Test digit", 0, len(test) - 1, key="stn_digit")
     theta = analysis.thetas[index]
     view = theta_view(theta, *test.images[index].shape)
@@ -387,22 +386,14 @@ def _theta_panel(pair: TrainedPair, digits: DistortedDigits, analysis: StnAnalys
         columns[1].metric("scale (sx, sy)", f"{parts.scale[0]:.2f}, {parts.scale[1]:.2f}")
         columns[0].metric("shear", f"{parts.shear:+.3f}")
         columns[1].metric("translation", f"{parts.translation[0]:+.2f}, {parts.translation[1]:+.2f}")
-        st.caption(f"Undoing the distortion exactly needs a rotation of {-test.angles[index]:+.1f}° and a scale of "
-                   f"{test.scales[index]:.2f} (the inverse of the distortion's θ), up to a turn the network may prefer "
-                   "for every digit.")
-        st.markdown(f"[Open this θ in the affine playground]({_playground_link(theta)}) (typed-matrix mode): "
+        st.caption(undo_caption(test, index))
+        # relative link: works under any base path
+        st.markdown(f"[Open this θ in the affine playground](affine?{playground_query(theta)}) (typed-matrix mode): "
                     "the same warp, by the same sampler.")
     with right:
-        data = pd.DataFrame(theta, columns=["x", "y", "1"])
-        show_figure(theta_grid_figure(test.images[index], analysis.outputs[index], view), "stn_theta_grid", data=data,
-                    key="stn_theta_grid_fig")
+        show_figure(theta_grid_figure(test.images[index], analysis.outputs[index], view), "stn_theta_grid",
+                    data=theta_table(theta), key="stn_theta_grid_fig")
     publish(PARAMS)  # this fragment reruns alone when the digit changes: keep the link in step
-
-
-def _playground_link(theta: np.ndarray) -> str:
-    """The affine playground's URL with ``theta`` typed in (its own query names: mode, m00 ... m12)."""
-    entries = "&".join(f"m{row}{col}={theta[row, col]:.6g}" for row in range(2) for col in range(3))
-    return f"affine?mode=direct&{entries}"  # relative: works under any base path
 
 
 def _angle_panel(analysis: StnAnalysis) -> None:
@@ -421,9 +412,7 @@ def _angle_panel(analysis: StnAnalysis) -> None:
     verdict = ("a clear negative relation: the transformer turns digits back" if clear
                else "no clear negative relation yet: train longer, or widen the rotation range")
     st.caption(f"Each point is a test digit. {verdict.capitalize()}.")
-    data = pd.DataFrame({"label": analysis.labels, "applied_angle": analysis.applied_angles,
-                         "learned_rotation": analysis.learned_rotation})
-    show_figure(angle_figure(analysis), "stn_angles", data=data, key="stn_angles_fig")
+    show_figure(angle_figure(analysis), "stn_angles", data=angle_table(analysis), key="stn_angles_fig")
 
 
 def _sampler_panel(analysis: StnAnalysis) -> None:

@@ -25,8 +25,19 @@ from services.stn.analysis import (
     theta_view,
 )
 from services.stn.data import DigitSet, DistortedDigits, distortion_theta, make_digits
-from services.stn.errors import DistortionRangeError, SplitError, StnError, TrainingSettingsError
-from services.stn.models import Localisation, SmallCnn, SpatialTransformerCnn, build_pair, transform
+from services.stn.errors import (
+    DistortionRangeError,
+    SplitError,
+    StnError,
+    TrainingSettingsError,
+)
+from services.stn.models import (
+    Localisation,
+    SmallCnn,
+    SpatialTransformerCnn,
+    build_pair,
+    transform,
+)
 from services.stn.settings import DISTORTIONS, DigitSettings, StnSettings
 from services.stn.training import (
     EpochReport,

@@ -47,8 +47,8 @@ class DistortedDigits:
 def centred_digits(digit_size: int, canvas: int) -> tuple[np.ndarray, np.ndarray]:
     """All 1,797 digits as float32 in [0, 1], upsampled to ``digit_size`` and centred on a ``canvas`` square."""
     import torch
-    import torch.nn.functional as functional
     from sklearn.datasets import load_digits
+    from torch.nn import functional
 
     bunch = load_digits()
     small = torch.from_numpy(bunch.images.astype(np.float32) / 16.0).unsqueeze(1)

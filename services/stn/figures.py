@@ -1,5 +1,6 @@
-"""Plotly figures for the spatial-transformer page: digit mosaics, training curves, the learned sampling grid,
-outputs over epochs, the angle relation and the confusion matrices.
+"""The spatial-transformer page's presenter: plotly figures (digit mosaics, training curves, the learned
+sampling grid, outputs over epochs, the angle relation, the confusion matrices), their captions and the
+tables behind the downloads.
 
 Digits are drawn white on black as the networks see them; mosaics are one heatmap (tiles separated by a
 grey gap) with the captions as annotations, which keeps every figure a few traces however many digits it shows.
@@ -8,13 +9,16 @@ grey gap) with the captions as annotations, which keeps every figure a few trace
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from services.stn.analysis import StnAnalysis, ThetaView
+from services.stn.data import DigitSet
 from services.stn.training import EpochReport, EpochSnapshot
 
 #: Value of the gap between tiles (mid grey on the 0..1 grey scale).
@@ -199,3 +203,67 @@ def confusion_figure(cnn: np.ndarray, stn: np.ndarray, cnn_accuracy: float, stn_
     fig.update_yaxes(title_text="true", autorange="reversed", type="category")
     fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
+
+
+# ------------------------------------------------------------------- what the page shows next to the figures
+
+
+@dataclass(frozen=True, eq=False)
+class SampleView:
+    """The digits of the sample grid, their captions, and the table behind the download."""
+
+    indices: np.ndarray
+    captions: list[str]
+    table: pd.DataFrame
+
+
+def sample_view(digits: DigitSet, count: int, *, with_scale: bool) -> SampleView:
+    """``count`` training digits spread evenly over the set, captioned with the label and applied distortion."""
+    indices = np.linspace(0, len(digits) - 1, min(count, len(digits))).astype(int)
+    captions = [f"{digits.labels[i]} · {digits.angles[i]:+.0f}°" + (f" · ×{digits.scales[i]:.2f}" if with_scale else "")
+                for i in indices]
+    table = pd.DataFrame({"train_index": indices, "label": digits.labels[indices], "angle": digits.angles[indices],
+                          "scale": digits.scales[indices], "tx": digits.shifts[indices, 0],
+                          "ty": digits.shifts[indices, 1]})
+    return SampleView(indices, captions, table)
+
+
+def history_table(history: Sequence[EpochReport]) -> pd.DataFrame:
+    return pd.DataFrame([vars(report) for report in history])
+
+
+def training_seconds(history: Sequence[EpochReport]) -> float:
+    return float(sum(report.cnn_seconds + report.stn_seconds for report in history))
+
+
+def epoch_time_ratio(history: Sequence[EpochReport]) -> float:
+    """Mean ST-CNN epoch time over mean CNN epoch time."""
+    cnn = float(np.mean([report.cnn_seconds for report in history]))
+    return float(np.mean([report.stn_seconds for report in history])) / max(cnn, 1e-9)
+
+
+def prediction_captions(analysis: StnAnalysis, indices: np.ndarray) -> list[str]:
+    return [f"{analysis.labels[i]}: CNN {analysis.cnn_predictions[i]} · ST {analysis.stn_predictions[i]}"
+            for i in indices]
+
+
+def undo_caption(digits: DigitSet, index: int) -> str:
+    """What exactly undoing this digit's distortion would take (the inverse of its theta)."""
+    return (f"Undoing the distortion exactly needs a rotation of {-digits.angles[index]:+.1f}° and a scale of "
+            f"{digits.scales[index]:.2f} (the inverse of the distortion's θ), up to a turn the network may prefer "
+            "for every digit.")
+
+
+def theta_table(theta: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(np.asarray(theta), columns=["x", "y", "1"])
+
+
+def angle_table(analysis: StnAnalysis) -> pd.DataFrame:
+    return pd.DataFrame({"label": analysis.labels, "applied_angle": analysis.applied_angles,
+                         "learned_rotation": analysis.learned_rotation})
+
+
+def playground_query(theta: np.ndarray) -> str:
+    """The affine playground's query string with ``theta`` typed in (its own names: mode, m00 ... m12)."""
+    entries = "&".join(f"m{row}{col}={theta[row, col]:.6g}" for row in range(2) for col in range(3))
+    return f"mode=direct&{entries}"

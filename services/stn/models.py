@@ -11,8 +11,8 @@ classifier's cost.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as functional
 from torch import nn
+from torch.nn import functional
 
 N_CLASSES = 10
 IDENTITY_THETA = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)

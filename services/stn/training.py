@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as functional
+from torch.nn import functional
 
 from services.stn.data import DigitSet, DistortedDigits
 from services.stn.models import SmallCnn, SpatialTransformerCnn, build_pair
