@@ -70,8 +70,13 @@ class DigitSettings:
             raise TrainingSettingsError(
                 f"Each training digit needs 1 to {budget.STN_MAX_COPIES} distorted copies, got {self.copies}."
             )
+        if not 0.0 < self.test_fraction < 1.0:  # also refuses NaN
+            raise SplitError(
+                f"A test fraction of {self.test_fraction:g} leaves no digit on one side; choose a fraction that "
+                "keeps at least one digit on each side (0.1 to 0.5 is sensible)."
+            )
         n_test = round(self.test_fraction * N_DIGITS)
-        if not 0.0 < self.test_fraction < 1.0 or n_test < 1 or n_test > N_DIGITS - 1:
+        if n_test < 1 or n_test > N_DIGITS - 1:
             raise SplitError(
                 f"A test fraction of {self.test_fraction:g} leaves {n_test} test and {N_DIGITS - n_test} training "
                 "digits; choose a fraction that keeps at least one digit on each side (0.1 to 0.5 is sensible)."
