@@ -236,6 +236,11 @@ def training_seconds(history: Sequence[EpochReport]) -> float:
     return float(sum(report.cnn_seconds + report.stn_seconds for report in history))
 
 
+def accuracy_gain(report: EpochReport) -> float:
+    """ST-CNN test accuracy minus the CNN's, after this epoch."""
+    return report.stn_test_accuracy - report.cnn_test_accuracy
+
+
 def epoch_time_ratio(history: Sequence[EpochReport]) -> float:
     """Mean ST-CNN epoch time over mean CNN epoch time."""
     cnn = float(np.mean([report.cnn_seconds for report in history]))
