@@ -61,3 +61,13 @@ JOIN_ESTIMATE_SAMPLE = 2_000
 AFFINE_MAX_SIDE = 1024
 #: Largest |entry| of a typed matrix, a URL entry or the point K (beyond it nothing of the picture is visible).
 AFFINE_MATRIX_ENTRY_LIMIT = 1e6
+
+# --- spatial transformer (services.stn) -------------------------------------------------------------------
+#: Longest training one request may ask for (a CPU epoch of the default data takes a few seconds).
+STN_MAX_EPOCHS = 40
+#: Distorted copies of each training digit; 1,437 training digits x 6 = 8,622 images.
+STN_MAX_COPIES = 6
+#: Clutter fragments per image.
+STN_MAX_CLUTTER = 8
+STN_BATCH_RANGE = (8, 512)
+STN_LEARNING_RATE_RANGE = (1e-5, 0.05)

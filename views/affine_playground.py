@@ -12,6 +12,7 @@ import services.affine as af
 from components.figure_export import image_download, show_figure
 from components.image_input import image_input
 from components.page_header import page_header
+from components.page_links import link_to_page
 from components.url_state import Param, keep_valid, publish, restore
 from services import budget
 from services.affine import figures
@@ -64,6 +65,7 @@ def render() -> None:
         figures.HOW_IT_WORKS,
         icon=INFO.icon,
     )
+    link_to_page("stn", "Part II: a spatial transformer learns θ from the loss alone (train one live)")
     restore(PARAMS)
     for key, choices in (("affine_frame", af.FRAMES), ("affine_mapping", af.MAPPINGS),
                          ("affine_interp", af.INTERPOLATIONS), ("affine_padding", af.PADDINGS),
