@@ -142,6 +142,7 @@ http {{
             proxy_next_upstream error timeout http_502 http_503;
             proxy_connect_timeout 2s;
             add_header Set-Cookie "{ROUTE_COOKIE}=$route_key; Path=/; HttpOnly; SameSite=Lax" always;
+            add_header X-Explorable-Replica $upstream_addr always;  # local only: which replica answered
         }}
     }}
 }}

@@ -51,6 +51,17 @@ class Widget:
     def options(self) -> list[str]:
         return list(getattr(self.proto, "options", []))
 
+    @property
+    def value(self) -> object:
+        """What the widget shows: the value the server set (session state, URL) or else its default."""
+        for name in ("value", "raw_value"):
+            if self.proto.DESCRIPTOR.fields_by_name.get(name) and getattr(self.proto, "set_value", False):
+                field_value = getattr(self.proto, name)
+                return list(field_value) if hasattr(field_value, "__len__") and not isinstance(field_value, str) \
+                    else field_value
+        default = getattr(self.proto, "default", None)
+        return list(default) if hasattr(default, "__len__") and not isinstance(default, str) else default
+
 
 @dataclass
 class RunResult:
@@ -69,11 +80,13 @@ class RunResult:
 class StreamlitSession:
     """One viewer: a cookie jar with the affinity cookie, one websocket, the widgets seen so far."""
 
-    def __init__(self, base_url: str, *, timeout_s: float = 120.0, fetch_media: bool = True) -> None:
+    def __init__(self, base_url: str, *, timeout_s: float = 120.0, fetch_media: bool = True,
+                 cookie: str = "") -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self.fetch_media = fetch_media
-        self.cookie = ""
+        self.cookie = cookie  # a returning viewer keeps its cookies (the load balancer's routing cookie)
+        self.replica = ""  # the upstream that answered, where the local nginx says so
         self.widgets: dict[str, Widget] = {}
         self.widget_states: dict[str, WidgetState] = {}
         self.page = ""
@@ -82,20 +95,24 @@ class StreamlitSession:
 
     # -- connection --------------------------------------------------------------------------------------
     def open(self) -> StreamlitSession:
-        with urllib.request.urlopen(self.base_url + "/", timeout=self.timeout_s) as response:
+        request = urllib.request.Request(self.base_url + "/", headers={"Cookie": self.cookie} if self.cookie else {})
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
             cookies = response.headers.get_all("Set-Cookie") or []
+            self.replica = response.headers.get("X-Explorable-Replica", "")
             response.read()
-        self.cookie = "; ".join(c.split(";", 1)[0] for c in cookies)
+        if cookies:
+            self.cookie = "; ".join(c.split(";", 1)[0] for c in cookies)
         ws_url = self.base_url.replace("http", "ws", 1) + "/_stcore/stream"
         headers = {"Cookie": self.cookie} if self.cookie else None
-        self._ws = connect(ws_url, subprotocols=SUBPROTOCOLS, max_size=None, additional_headers=headers,
-                           open_timeout=self.timeout_s, close_timeout=2)
+        self._connection = connect(ws_url, subprotocols=SUBPROTOCOLS, max_size=None, additional_headers=headers,
+                                   open_timeout=self.timeout_s, close_timeout=2)
+        self._ws = self._connection.__enter__()
         return self
 
     def close(self) -> None:
         if self._ws is not None:
-            self._ws.close()
             self._ws = None
+            self._connection.__exit__(None, None, None)
 
     def __enter__(self) -> StreamlitSession:
         return self.open()
