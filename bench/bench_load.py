@@ -8,6 +8,7 @@ table is the GC A/B behind the warm-up's ``gc.freeze()``; a third the memory aft
 
 Knobs (environment): LOAD_LEVELS=1,4,8,16  LOAD_INTERACTIONS=6  LOAD_PAGES=map,knn,gradcam,affine
 LOAD_REPLICAS=1,2  LOAD_GC=1 (the A/B)  LOAD_AFTER_S=180 (0 skips the after-leave check)  LOAD_SEED=0
+LOAD_ONLY=memory (only the allocator A/B: glibc's default arenas vs MALLOC_ARENA_MAX=2)
 """
 
 from __future__ import annotations
@@ -269,13 +270,14 @@ def gc_ab(pages: list[str], sessions: int, interactions: int, rounds: int = 2) -
         "postScriptGC on, nothing frozen (Streamlit default)": ({"EXPLORABLE_WARMUP": "0"}, []),
         "postScriptGC on + warm-up gc.freeze() (chosen)": ({}, []),
         "postScriptGC off": ({"EXPLORABLE_WARMUP": "0"}, ["--runner.postScriptGC", "false"]),
+        "postScriptGC off + warm-up gc.freeze()": ({}, ["--runner.postScriptGC", "false"]),
     }
     times: dict[str, list[float]] = {name: [] for name in variants}
     rss: dict[str, int] = {}
     for round_index in range(rounds):
         for name, (env, flags) in variants.items():
             with cluster(1, env=env, flags=flags, warm=not env) as running:
-                if not env:
+                if not env:  # the warm-up runs: wait for its gc.freeze()
                     wait_warmed(running)
                 warm_all(running, pages)
                 result = run_load(running, pages, sessions, interactions, seed=round_index)
@@ -287,6 +289,26 @@ def gc_ab(pages: list[str], sessions: int, interactions: int, rounds: int = 2) -
     for name, values in times.items():
         print(f"| {name} | {_p(values, .5):.2f} / {_p(values, .95):.2f} | {_p(values, .5) / base:.2f}x | "
               f"{rss[name] / 2**30:.2f} GB |", flush=True)
+
+
+# -- memory after everyone left, by allocator setting --------------------------------------------------------
+
+def memory_ab(sessions: int, interactions: int, after_s: float) -> None:
+    """Peak and after-leave RSS of one server under ``sessions`` Grad-CAM viewers, glibc's default arenas vs 2."""
+    print(f"\n| allocator ({sessions} Grad-CAM sessions, then {after_s:.0f} s idle) | after warm-up | peak | "
+          "after they left | vs after warm-up |")
+    print("|---|---|---|---|---|")
+    for name, env in (("glibc default (8 × cores arenas)", {}), ("MALLOC_ARENA_MAX=2", {"MALLOC_ARENA_MAX": "2"})):
+        with cluster(1, env=env) as running:
+            wait_warmed(running)
+            warm_all(running, ["gradcam"])
+            meter = ServerMeter([r.process.pid for r in running.replicas])
+            settled = meter.rss()
+            result = run_load(running, ["gradcam"], sessions, interactions)
+            time.sleep(after_s)
+            left = meter.rss()
+            print(f"| {name} | {settled / 2**30:.2f} GB | {result.peak_rss / 2**30:.2f} GB | {left / 2**30:.2f} GB | "
+                  f"{left / settled - 1:+.0%} |", flush=True)
 
 
 # -- the whole benchmark -----------------------------------------------------------------------------------------
@@ -301,6 +323,9 @@ def main() -> None:
     interactions = int(os.environ.get("LOAD_INTERACTIONS", "6"))
     seed = int(os.environ.get("LOAD_SEED", "0"))
     after_s = float(os.environ.get("LOAD_AFTER_S", "180"))
+    if os.environ.get("LOAD_ONLY") == "memory":
+        memory_ab(levels[-1], interactions, after_s)
+        return
     if os.environ.get("LOAD_GC", "1") == "1":
         gc_ab(["map", "knn"], sessions=8, interactions=interactions)
     single_p95: dict[int, dict[str, float]] = {}

@@ -92,9 +92,10 @@ def wait_healthy(url: str, process: subprocess.Popen | None = None, timeout_s: f
     raise ServeError(f"{url} was not healthy within {timeout_s:.0f} s")
 
 
-def start_replica(port: int, log: Path, env: dict[str, str], flags: list[str] = ()) -> Replica:
+def start_replica(port: int, log: Path, env: dict[str, str], flags: list[str] = (),
+                  address: str = "127.0.0.1") -> Replica:
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+               "--server.port", str(port), "--server.address", address, "--server.fileWatcherType", "none",
                *flags]
     with open(log, "w") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -168,7 +169,8 @@ def trigger_warmup(url: str) -> None:
 
 @contextmanager
 def cluster(replicas: int = 1, *, port: int | None = None, nginx: bool | None = None, warm: bool = True,
-            env: dict[str, str] | None = None, flags: list[str] = (), workdir: Path | None = None):
+            env: dict[str, str] | None = None, flags: list[str] = (), workdir: Path | None = None,
+            address: str = "127.0.0.1"):
     """Start ``replicas`` Streamlit processes (behind nginx when more than one), yield a ``Cluster``, stop all."""
     use_nginx = replicas > 1 if nginx is None else nginx
     if use_nginx and not Path(NGINX).exists():
@@ -177,13 +179,14 @@ def cluster(replicas: int = 1, *, port: int | None = None, nginx: bool | None = 
     own_dir = workdir is None
     workdir = Path(workdir or tempfile.mkdtemp(prefix="explorable-serve-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    replica_env = {**os.environ, **(env or {}), "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32)}
+    replica_env = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32), **os.environ, **(env or {})}
     started: list[Replica] = []
     proxy = None
     try:
         for index in range(replicas):
             replica_port = free_port() if use_nginx else port
-            started.append(start_replica(replica_port, workdir / f"replica-{index}.log", replica_env, flags))
+            started.append(start_replica(replica_port, workdir / f"replica-{index}.log", replica_env, flags,
+                                         address if not use_nginx else "127.0.0.1"))
         for replica in started:
             wait_healthy(replica.url, replica.process)
         if warm:
@@ -221,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--replicas", type=int, default=1)
     parser.add_argument("--port", type=int, default=8501)
+    parser.add_argument("--address", default="127.0.0.1",
+                        help="where a single replica listens (0.0.0.0 inside a container); nginx stays on 127.0.0.1")
     parser.add_argument("--postgis", action="store_true", help="start the local PostGIS and pass GEO_DSN")
     args = parser.parse_args(argv)
     env = {}
@@ -235,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with cluster(args.replicas, port=args.port, env=env, workdir=ROOT / ".serve") as running:
+        with cluster(args.replicas, port=args.port, env=env, workdir=ROOT / ".serve", address=args.address) as running:
             print(f"Serving {args.replicas} replica(s) at {running.url} (logs in .serve/)", flush=True)
             while not stop.is_set():
                 dead = [r.port for r in running.replicas if r.process.poll() is not None]
