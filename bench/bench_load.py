@@ -8,7 +8,7 @@ table is the GC A/B behind the warm-up's ``gc.freeze()``; a third the memory aft
 
 Knobs (environment): LOAD_LEVELS=1,4,8,16  LOAD_INTERACTIONS=6  LOAD_PAGES=map,knn,gradcam,affine
 LOAD_REPLICAS=1,2  LOAD_GC=1 (the A/B)  LOAD_AFTER_S=180 (0 skips the after-leave check)  LOAD_SEED=0
-LOAD_ONLY=memory (only the allocator A/B: glibc's default arenas vs MALLOC_ARENA_MAX=2)
+LOAD_ONLY=memory (only the allocator A/B: glibc's default arenas vs MALLOC_ARENA_MAX=2) or gc (only the GC A/B)
 """
 
 from __future__ import annotations
@@ -325,6 +325,9 @@ def main() -> None:
     after_s = float(os.environ.get("LOAD_AFTER_S", "180"))
     if os.environ.get("LOAD_ONLY") == "memory":
         memory_ab(levels[-1], interactions, after_s)
+        return
+    if os.environ.get("LOAD_ONLY") == "gc":
+        gc_ab(["map", "knn"], sessions=8, interactions=interactions)
         return
     if os.environ.get("LOAD_GC", "1") == "1":
         gc_ab(["map", "knn"], sessions=8, interactions=interactions)
