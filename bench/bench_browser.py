@@ -18,6 +18,7 @@ import statistics
 import time
 from collections.abc import Callable
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 from scripts.serve import cluster
@@ -100,46 +101,56 @@ def service_times(url: str) -> dict[str, list[float]]:
     return times
 
 
-def browser_times(browser, url: str) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {}
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    tab = context.new_page()
+def _open_rows(tab, url: str, times: dict[str, list[float]]) -> None:
     for page in ("map", "knn", "gradcam", "affine"):
         times[f"open {page}"] = [open_page(tab, f"{url}/{page}") for _ in range(3)]
 
+
+def _knn_rows(tab, url: str, times: dict[str, list[float]]) -> None:
     open_page(tab, f"{url}/knn")
     times["knn K"] = [painted(tab, _slider_keys(tab, "K (neighbours)", "ArrowRight" if i % 2 else "ArrowLeft"))
                       for i in range(ROUNDS)]
+
+
+def _affine_rows(tab, url: str, times: dict[str, list[float]]) -> None:
     open_page(tab, f"{url}/affine")
     times["affine slider"] = [painted(tab, _slider_keys(tab, "angle (degrees)", "ArrowRight")) for _ in range(ROUNDS)]
 
+
+def _map_rows(tab, url: str, times: dict[str, list[float]]) -> None:
     open_page(tab, f"{url}/map")
     frame = tab.frame_locator('iframe[title="streamlit_folium.st_folium"]')
     leaflet = frame.locator("#map_div.leaflet-container")
-    leaflet.wait_for(timeout=60_000)
-    clicks = []
+    leaflet.wait_for(timeout=120_000)
+    times["map click"] = []
     for index in range(ROUNDS):
         box = leaflet.bounding_box()
         dx = 60 if index % 2 else -60
-        clicks.append(painted(tab, lambda: leaflet.click(position={"x": box["width"] / 2 + dx,
-                                                                   "y": box["height"] / 2 + 30})))
-    times["map click"] = clicks
+        times["map click"].append(painted(tab, lambda: leaflet.click(
+            position={"x": box["width"] / 2 + dx, "y": box["height"] / 2 + 30})))
 
+
+def _gradcam_rows(tab, url: str, times: dict[str, list[float]]) -> None:
     open_page(tab, f"{url}/gradcam")
-    names = ["astronaut", "coffee", "chelsea"]
-    pictures = []
-    for name in names:
-        try:
-            pictures.append(painted(tab, _select_option(tab, "Sample picture", name)))
-        except Exception as error:  # noqa: BLE001 - a renamed option must not end the whole benchmark
-            print(f"(gradcam picture {name!r}: {type(error).__name__})")
-    times["gradcam picture"] = pictures
-    classes = []
+    times["gradcam picture"] = [painted(tab, _select_option(tab, "Sample picture", name))
+                                for name in ("astronaut", "coffee", "chelsea")]
+    times["gradcam class"] = []
     for index in range(2):
         buttons = tab.locator('[data-testid="stButton"] button').filter(has_text="%")
         if buttons.count() > 1:
-            classes.append(painted(tab, lambda i=index: buttons.nth(1 + i % max(1, buttons.count() - 1)).click()))
-    times["gradcam class"] = classes
+            times["gradcam class"].append(painted(tab, lambda i=index: buttons.nth(1 + i).click()))
+
+
+def browser_times(browser, url: str) -> dict[str, list[float]]:
+    """Every warm row; a row group that fails (a renamed widget) is reported and the others still run."""
+    times: dict[str, list[float]] = {}
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    tab = context.new_page()
+    for rows in (_open_rows, _knn_rows, _affine_rows, _map_rows, _gradcam_rows):
+        try:
+            rows(tab, url, times)
+        except (PlaywrightError, TimeoutError) as error:
+            print(f"({rows.__name__.strip('_')}: {type(error).__name__}: {str(error).splitlines()[0]})", flush=True)
     context.close()
     return times
 
