@@ -126,7 +126,7 @@ def _map_rows(tab, url: str, times: dict[str, list[float]]) -> None:
     for index in range(ROUNDS):
         box = leaflet.bounding_box()
         dx = 60 if index % 2 else -60
-        times["map click"].append(painted(tab, lambda: leaflet.click(
+        times["map click"].append(painted(tab, lambda box=box, dx=dx: leaflet.click(
             position={"x": box["width"] / 2 + dx, "y": box["height"] / 2 + 30})))
 
 
@@ -138,7 +138,7 @@ def _gradcam_rows(tab, url: str, times: dict[str, list[float]]) -> None:
     for index in range(2):
         buttons = tab.locator('[data-testid="stButton"] button').filter(has_text="%")
         if buttons.count() > 1:
-            times["gradcam class"].append(painted(tab, lambda i=index: buttons.nth(1 + i).click()))
+            times["gradcam class"].append(painted(tab, lambda i=index, b=buttons: b.nth(1 + i).click()))
 
 
 def browser_times(browser, url: str) -> dict[str, list[float]]:

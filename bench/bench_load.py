@@ -14,11 +14,9 @@ LOAD_ONLY=memory (only the allocator A/B: glibc's default arenas vs MALLOC_ARENA
 from __future__ import annotations
 
 import gc
-import importlib
 import os
 import random
 import re
-import statistics
 import subprocess
 import sys
 import threading
@@ -26,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from scripts.serve import Cluster, cluster
 from scripts.serve_client import RunResult, ServerGone, StreamlitSession
@@ -33,7 +32,7 @@ from scripts.serve_client import RunResult, ServerGone, StreamlitSession
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 THINK_S = (0.2, 0.6)
-TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\S*(Error|Exception): ", re.M)
+TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\S*(Error|Exception): ", re.MULTILINE)
 
 
 # -- what a viewer does on each page ------------------------------------------------------------------------
@@ -116,7 +115,7 @@ class ServerMeter:
     def rss(self) -> int:
         return sum(_rss_bytes(pid) for pid in self.pids if Path(f"/proc/{pid}").exists())
 
-    def __enter__(self) -> ServerMeter:
+    def __enter__(self) -> Self:
         self._cpu0 = sum(_cpu_seconds(p) for p in self.pids)
         self._t0 = time.perf_counter()
         self._thread = threading.Thread(target=self._sample, daemon=True)

@@ -201,8 +201,9 @@ def cluster(replicas: int = 1, *, port: int | None = None, nginx: bool | None = 
             _prepare_nginx_prefix(prefix)
             conf = prefix / "nginx.conf"
             conf.write_text(nginx_conf(port, [r.port for r in started], prefix))
-            proxy = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                     stderr=open(prefix / "stderr.log", "w"))
+            with open(prefix / "stderr.log", "w") as nginx_stderr:
+                proxy = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                         stderr=nginx_stderr)
             url = f"http://127.0.0.1:{port}"
             wait_healthy(url, proxy, timeout_s=20)
         yield Cluster(url, started, workdir, proxy, env or {})

@@ -13,7 +13,7 @@ import re
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlencode
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -114,7 +114,7 @@ class StreamlitSession:
             self._ws = None
             self._connection.__exit__(None, None, None)
 
-    def __enter__(self) -> StreamlitSession:
+    def __enter__(self) -> Self:
         return self.open()
 
     def __exit__(self, *exc: object) -> None:

@@ -257,8 +257,8 @@ def _explain(model: CamModel, pixels: np.ndarray) -> Explanation | None:
         bar = st.progress(0.0, text="Explaining…")
         try:
             explanation = run_heavy(
-                explain_layers, model, pixels, progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=text),
-                what="The explanation", key=key, **request
+                explain_layers, model, pixels, what="The explanation", key=key,
+                progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=text), **request
             )
         except (CamError, ImageInputError, WorkTimeout) as exc:
             bar.empty()
