@@ -150,7 +150,7 @@ class HeavyWorkPool:
                 if _accepts(job.fn, "should_stop"):
                     kwargs = {**kwargs, "should_stop": job.stop.is_set}
                 result = job.fn(*job.args, **kwargs)
-            except Exception as error:  # handed to the waiting caller, who re-raises it
+            except Exception as error:  # noqa: BLE001 - any failure is handed to the waiting caller, who re-raises it
                 outcome: tuple[str, Any] = ("error", error)
             else:
                 outcome = ("ok", result)
