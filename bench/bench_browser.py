@@ -14,6 +14,7 @@ fresh-server rows).
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -71,7 +72,7 @@ def _slider_keys(tab, label: str, key: str) -> Callable[[], None]:
 def _select_option(tab, label: str, option: str) -> Callable[[], None]:
     def act() -> None:
         tab.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
-        tab.get_by_role("option", name=option, exact=True).click()
+        tab.get_by_role("option").filter(has_text=re.compile(option, re.IGNORECASE)).first.click()
     return act
 
 
@@ -87,8 +88,8 @@ def service_times(url: str) -> dict[str, list[float]]:
     """The same work as the browser rows, sent over the websocket without painting."""
     times: dict[str, list[float]] = {}
     with StreamlitSession(url, timeout_s=300) as viewer:
-        for page in ("map", "knn", "gradcam", "affine"):
-            times[f"open {page}"] = [viewer.load(page).seconds for _ in range(3)]
+        for page in ("home", "map", "knn", "gradcam", "affine"):
+            times[f"open {page}"] = [viewer.load("" if page == "home" else page).seconds for _ in range(3)]
         viewer.load("knn")
         times["knn K"] = [viewer.set("K (neighbours)", 8 + i % 2).seconds for i in range(ROUNDS)]
         viewer.load("affine")
@@ -102,7 +103,7 @@ def service_times(url: str) -> dict[str, list[float]]:
 
 
 def _open_rows(tab, url: str, times: dict[str, list[float]]) -> None:
-    for page in ("map", "knn", "gradcam", "affine"):
+    for page in ("home", "map", "knn", "gradcam", "affine"):
         times[f"open {page}"] = [open_page(tab, f"{url}/{page}") for _ in range(3)]
 
 
@@ -119,6 +120,7 @@ def _affine_rows(tab, url: str, times: dict[str, list[float]]) -> None:
 
 def _map_rows(tab, url: str, times: dict[str, list[float]]) -> None:
     open_page(tab, f"{url}/map")
+    tab.locator('iframe[title="streamlit_folium.st_folium"]').scroll_into_view_if_needed(timeout=120_000)
     frame = tab.frame_locator('iframe[title="streamlit_folium.st_folium"]')
     leaflet = frame.locator("#map_div.leaflet-container")
     leaflet.wait_for(timeout=120_000)

@@ -179,7 +179,9 @@ def cluster(replicas: int = 1, *, port: int | None = None, nginx: bool | None = 
     own_dir = workdir is None
     workdir = Path(workdir or tempfile.mkdtemp(prefix="explorable-serve-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    replica_env = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32), **os.environ, **(env or {})}
+    # MALLOC_ARENA_MAX=2: glibc's default of 8 arenas per core kept more memory after viewers left (bench_load).
+    replica_env = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32), "MALLOC_ARENA_MAX": "2",
+                   **os.environ, **(env or {})}
     started: list[Replica] = []
     proxy = None
     try:
