@@ -161,6 +161,9 @@ def test_random_interactions_never_show_an_exception(page, app_url, path):
     rng = random.Random(f"{SEED}-{path}")
     page.set_viewport_size({"width": 1440, "height": 1200})
     page.goto(f"{app_url}/{path}")
+    # the page's first widgets, not just the app shell: before the first script run nothing is "running" yet
+    page.wait_for_selector('[data-testid="stSelectbox"], [data-testid="stSlider"], [data-testid="stRadio"]',
+                           timeout=180_000)
     _idle(page, timeout_s=180)
     assert_clean(page)
     deadline = time.monotonic() + BUDGET_S / len(PAGES)
@@ -182,8 +185,8 @@ def test_random_interactions_never_show_an_exception(page, app_url, path):
         _idle(page)
         try:
             assert_clean(page)
-        except AssertionError:
+        except AssertionError as error:
             screenshot(page, f"monkey-{path}-failure")
-            raise AssertionError(f"/{path} after steps (seed {SEED}): {steps}") from None
+            raise AssertionError(f"/{path} after steps (seed {SEED}): {steps}\n{error}") from None
         if len(steps) >= 60:
             break
