@@ -6,7 +6,7 @@ REQS := requirements.txt requirements-dev.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha256sum | cut -c1-16)
 PORT ?= 8501
 
-.PHONY: run test bench fuzz postgis clean
+.PHONY: run test bench fuzz postgis clean serve
 
 $(STAMP): $(REQS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): $(REQS)
 	@touch $@
 
 run: $(STAMP)
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	$(PY) -m scripts.serve --replicas 1 --port $(PORT) --address 0.0.0.0
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -39,3 +39,9 @@ clean:
 # A local PostgreSQL + PostGIS cluster in .postgis/ with the world places loaded; prints the DSN.
 postgis: $(STAMP)
 	$(PY) -m scripts.postgis_cluster start --load-world
+
+# REPLICAS copies of the app behind nginx on 127.0.0.1:$(PORT) (sticky sessions, websocket, shared cookie secret),
+# each warmed at start; POSTGIS=1 also starts the local PostGIS and hands every replica its GEO_DSN.
+REPLICAS ?= 2
+serve: $(STAMP)
+	$(PY) -m scripts.serve --replicas $(REPLICAS) --port $(PORT) $(if $(POSTGIS),--postgis)

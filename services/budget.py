@@ -16,6 +16,8 @@ MIB = 2**20
 REQUEST_PEAK_BYTES = 1536 * MIB
 #: Time from a hostile input to the message that refuses it (the hostile-input suite asserts it).
 REQUEST_SECONDS_TO_MESSAGE = 5.0
+#: Longest a visitor waits for one heavy job (a CAM pass, a CV curve) in the shared pool before a message.
+HEAVY_WORK_DEADLINE_S = 90.0
 
 # --- images (services.imaging; the Grad-CAM and affine pages) ---------------------------------------------
 #: Largest upload (the uploader's own cap, .streamlit/config.toml server.maxUploadSize, is the same 25 MB).

@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from components.figure_export import image_download
+from components.heavy import run_heavy
 from components.image_input import image_input
 from components.page_header import page_header
 from components.url_state import Param, publish, restore
@@ -38,6 +39,7 @@ from services.cam.render import (
     overlay,
 )
 from services.imaging import SAMPLES, ImageInputError
+from services.workers import WorkTimeout
 
 INPUT_SIZES = [96, 128, 160, 192, 224, 256, 320]
 BATCH_SIZES = [8, 16, 32, 64, 128]
@@ -254,10 +256,11 @@ def _explain(model: CamModel, pixels: np.ndarray) -> Explanation | None:
     if key not in results:
         bar = st.progress(0.0, text="Explaining…")
         try:
-            explanation = explain_layers(
-                model, pixels, progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=text), **request
+            explanation = run_heavy(
+                explain_layers, model, pixels, what="The explanation", key=key,
+                progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=text), **request
             )
-        except (CamError, ImageInputError) as exc:
+        except (CamError, ImageInputError, WorkTimeout) as exc:
             bar.empty()
             st.error(str(exc))
             return None

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components.figure_export import figure_downloads, plotly_config, show_figure
+from components.heavy import run_heavy
 from components.page_header import page_header
 from components.url_state import Param, publish, restore
 from views.catalog import PageInfo
@@ -58,6 +59,7 @@ from services.knn import (
     votes_at,
 )
 from services.knn.figures import boundary_figure, cv_figure, learning_figure, sweep_figure
+from services.workers import WorkTimeout
 
 DATASET_LABELS = {
     "iris": "Iris (pick 2 of 4 features)",
@@ -170,9 +172,9 @@ def _split_predictors(split: Split, metric: Metric, depth: int, weights: str) ->
 
 @st.cache_data(max_entries=16, show_spinner="Cross-validating every K…")
 def _cv_curve(split: Split, ks: tuple[int, ...], weights: str, metric: Metric, folds: int) -> CvCurve:
-    return cv_error_curve(
-        split.X_train_raw, split.y_train, ks, weights=weights, metric=metric, scaling=split.scaling,
-        n_folds=folds, n_classes=split.n_classes,
+    return run_heavy(
+        cv_error_curve, split.X_train_raw, split.y_train, ks, weights=weights, metric=metric, scaling=split.scaling,
+        n_folds=folds, n_classes=split.n_classes, what="The cross-validation curve",
     )
 
 
@@ -508,7 +510,7 @@ def _cv_panel(split: Split, k: int, weights: str, metric: Metric) -> None:
         return
     try:
         curve = _cv_curve(split, ks, weights, metric, int(folds))
-    except KnnError as error:
+    except (KnnError, WorkTimeout) as error:
         st.error(str(error))
         return
     best = curve.best_k

@@ -1,0 +1,362 @@
+"""Load: many viewers at once on Streamlit's own websocket protocol, one server vs replicas behind nginx.
+
+Each session opens a page and then makes ``LOAD_INTERACTIONS`` interactions with short think times, exactly
+as the browser sends them (``scripts/serve_client.py``); latency is from the widget change to
+``script_finished`` plus the run's media fetched. Printed per page and for a mixed run: p50 / p95 at 1/4/8/16
+sessions, interactions per second, server CPU (cores) and peak RSS of all replicas, and exceptions. A second
+table is the GC A/B behind the warm-up's ``gc.freeze()``; a third the memory after everyone left.
+
+Knobs (environment): LOAD_LEVELS=1,4,8,16  LOAD_INTERACTIONS=6  LOAD_PAGES=map,knn,gradcam,affine
+LOAD_REPLICAS=1,2  LOAD_GC=1 (the A/B)  LOAD_AFTER_S=180 (0 skips the after-leave check)  LOAD_SEED=0
+LOAD_ONLY=memory (only the allocator A/B: glibc's default arenas vs MALLOC_ARENA_MAX=2) or gc (only the GC A/B)
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+from scripts.serve import Cluster, cluster
+from scripts.serve_client import RunResult, ServerGone, StreamlitSession
+
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+THINK_S = (0.2, 0.6)
+TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\S*(Error|Exception): ", re.MULTILINE)
+
+
+# -- what a viewer does on each page ------------------------------------------------------------------------
+
+def _choose(session: StreamlitSession, label: str, rng: random.Random) -> RunResult:
+    options = [o for o in session.widget(label).options if o]
+    return session.set(label, rng.choice(options))
+
+
+def _slide(session: StreamlitSession, label: str, rng: random.Random, top: float | None = None) -> RunResult:
+    widget = session.widget(label).proto
+    high = min(widget.max, top) if top is not None else widget.max
+    step = widget.step or 1
+    value = widget.min + step * rng.randint(0, int((high - widget.min) / step))
+    return session.set(label, value)
+
+
+def _number(session: StreamlitSession, label: str, low: float, high: float, rng: random.Random) -> RunResult:
+    return session.set(label, round(rng.uniform(low, high), 3))
+
+
+#: page -> the interactions a viewer alternates between (the issue's table: what a presenter does there)
+SCENARIOS: dict[str, list[Callable[[StreamlitSession, random.Random], RunResult]]] = {
+    "map": [lambda s, r: _slide(s, "K (number of neighbours)", r, top=50),
+            lambda s, r: _number(s, "Latitude", -60, 70, r)],
+    "knn": [lambda s, r: _slide(s, "K (neighbours)", r, top=60),
+            lambda s, r: _choose(s, "Weights", r)],
+    "gradcam": [lambda s, r: _choose(s, "Sample picture", r)],
+    "affine": [lambda s, r: _choose(s, "Sample picture", r),
+               lambda s, r: _slide(s, "angle (degrees)", r)],
+}
+
+
+@dataclass
+class SessionLog:
+    page: str
+    latencies: list[float] = field(default_factory=list)
+    load_seconds: float = 0.0
+    exceptions: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def viewer(url: str, page: str, interactions: int, seed: int, log: SessionLog) -> None:
+    """One session: open ``page``, then ``interactions`` changes with think times in between."""
+    rng = random.Random(seed)
+    try:
+        with StreamlitSession(url, timeout_s=300) as session:
+            result = session.load(page)
+            log.load_seconds = result.seconds
+            log.exceptions += result.exceptions
+            steps = SCENARIOS[page]
+            for index in range(interactions):
+                time.sleep(rng.uniform(*THINK_S))
+                result = steps[index % len(steps)](session, rng)
+                log.latencies.append(result.seconds)
+                log.exceptions += result.exceptions
+    except (ServerGone, TimeoutError, OSError, KeyError) as error:
+        log.failures.append(f"{type(error).__name__}: {error}")
+
+
+# -- measuring the server ----------------------------------------------------------------------------------
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _rss_bytes(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE
+
+
+class ServerMeter:
+    """CPU seconds and peak summed RSS of the replicas while the block runs (sampled every 0.25 s)."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.peak_rss = 0
+        self._stop = threading.Event()
+
+    def rss(self) -> int:
+        return sum(_rss_bytes(pid) for pid in self.pids if Path(f"/proc/{pid}").exists())
+
+    def __enter__(self) -> Self:
+        self._cpu0 = sum(_cpu_seconds(p) for p in self.pids)
+        self._t0 = time.perf_counter()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.25):
+            self.peak_rss = max(self.peak_rss, self.rss())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.wall = time.perf_counter() - self._t0
+        alive = [p for p in self.pids if Path(f"/proc/{p}").exists()]
+        self.cores = (sum(_cpu_seconds(p) for p in alive) - self._cpu0) / self.wall
+
+
+@dataclass
+class LoadResult:
+    label: str
+    sessions: int
+    logs: list[SessionLog]
+    wall: float
+    cores: float
+    peak_rss: int
+    log_errors: int
+
+    def latencies(self, page: str | None = None) -> list[float]:
+        return [t for log in self.logs if page in (None, log.page) for t in log.latencies]
+
+    @property
+    def exceptions(self) -> int:
+        return sum(len(log.exceptions) + len(log.failures) for log in self.logs)
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies()) / self.wall
+
+
+def run_load(running: Cluster, pages: list[str], sessions: int, interactions: int, seed: int = 0) -> LoadResult:
+    """``sessions`` viewers at once, page ``pages[i % len(pages)]`` for viewer i; the server's log is checked."""
+    offsets = [replica.log.stat().st_size for replica in running.replicas]
+    logs = [SessionLog(pages[i % len(pages)]) for i in range(sessions)]
+    threads = [threading.Thread(target=viewer, args=(running.url, log.page, interactions, seed * 1000 + i, log))
+               for i, log in enumerate(logs)]
+    with ServerMeter([r.process.pid for r in running.replicas]) as meter:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    new_log = "".join(_read_from(replica.log, offset) for replica, offset in zip(running.replicas, offsets))
+    return LoadResult("+".join(pages), sessions, logs, meter.wall, meter.cores, meter.peak_rss,
+                      len(TRACEBACK.findall(new_log)))
+
+
+def _read_from(path: Path, offset: int) -> str:
+    with open(path, errors="replace") as log:
+        log.seek(offset)
+        return log.read()
+
+
+def warm_all(running: Cluster, pages: list[str]) -> None:
+    """Every replica has opened every page once (the warm-up does it too; this makes it certain)."""
+    for replica in running.replicas:
+        for page in pages:
+            with StreamlitSession(replica.url, timeout_s=600) as session:
+                session.load(page)
+
+
+def wait_warmed(running: Cluster, timeout_s: float = 600) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all("warm-up finished" in r.log.read_text(errors="replace") for r in running.replicas):
+            return
+        time.sleep(1)
+
+
+# -- printing ------------------------------------------------------------------------------------------------
+
+def _p(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _row(result: LoadResult, page: str | None = None) -> str:
+    values = result.latencies(page)
+    return (f"{_p(values, 0.5):6.2f} / {_p(values, 0.95):6.2f}")
+
+
+def print_table(title: str, results: dict[tuple[str, int], LoadResult], levels: list[int], pages: list[str]):
+    print(f"\n{title}\n")
+    print("| page | " + " | ".join(f"p50 / p95 (s) at {n}" for n in levels)
+          + f" | interactions/s at {levels[-1]} | server CPU at {levels[-1]} (cores) | peak RSS at {levels[-1]}"
+          + " | errors |")
+    print("|---" * (len(levels) + 5) + "|")
+    for page in pages:
+        cells = [results.get((page, n)) for n in levels]
+        last = cells[-1]
+        errors = sum(r.exceptions + r.log_errors for r in cells if r)
+        print(f"| {page} | " + " | ".join(_row(r) if r else "—" for r in cells)
+              + (f" | {last.throughput:.2f} | {last.cores:.2f} | {last.peak_rss / 2**30:.2f} GB" if last else " | | |")
+              + f" | {errors} |", flush=True)
+
+
+def print_mixed(title: str, result: LoadResult, single: dict[str, float], pages: list[str]) -> None:
+    print(f"\n{title}: {result.sessions} sessions over {', '.join(pages)}, "
+          f"{result.throughput:.2f} interactions/s, {result.cores:.2f} cores, peak RSS "
+          f"{result.peak_rss / 2**30:.2f} GB, errors {result.exceptions + result.log_errors}\n")
+    print("| page | p50 / p95 (s) mixed | single-session p95 | mixed p95 / single p95 |")
+    print("|---|---|---|---|")
+    for page in pages:
+        values = result.latencies(page)
+        base = single.get(page, float("nan"))
+        print(f"| {page} | {_row(result, page)} | {base:.2f} | {_p(values, 0.95) / base:.2f}x |", flush=True)
+
+
+# -- the GC evidence -----------------------------------------------------------------------------------------
+
+GC_PROBE = """
+import gc, importlib, statistics, time
+for name in ["nearest_map", "knn_boundaries", "gradcam_layers", "affine_playground"]:
+    importlib.import_module("views." + name)
+def collect():
+    times = []
+    for _ in range(7):
+        t = time.perf_counter(); gc.collect(2); times.append(time.perf_counter() - t)
+    return statistics.median(times)
+tracked = len(gc.get_objects()); before = collect()
+gc.freeze(); after = collect()
+print(tracked, before, gc.get_freeze_count(), after)
+"""
+
+
+def gc_probe() -> tuple[int, float, int, float]:
+    """Objects tracked with every page imported, gc.collect(2) before and after gc.freeze() (in a subprocess)."""
+    out = subprocess.run([sys.executable, "-c", GC_PROBE], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent, env={**os.environ, "PYTHONPATH": "."})
+    tracked, before, frozen, after = out.stdout.split()[-4:]
+    return int(tracked), float(before), int(frozen), float(after)
+
+
+def gc_ab(pages: list[str], sessions: int, interactions: int, rounds: int = 2) -> None:
+    """Interleaved rounds of one server per variant: Streamlit's default, warm-up + freeze, postScriptGC off."""
+    tracked, before, frozen, after = gc_probe()
+    print(f"\nGC: {tracked:,} objects tracked with every page imported; gc.collect(2) {before * 1000:.0f} ms; "
+          f"after gc.freeze() ({frozen:,} frozen) {after * 1000:.2f} ms\n")
+    variants = {
+        "postScriptGC on, nothing frozen (Streamlit default)": ({"EXPLORABLE_WARMUP": "0"}, []),
+        "postScriptGC on + warm-up gc.freeze() (chosen)": ({}, []),
+        "postScriptGC off": ({"EXPLORABLE_WARMUP": "0"}, ["--runner.postScriptGC", "false"]),
+        "postScriptGC off + warm-up gc.freeze()": ({}, ["--runner.postScriptGC", "false"]),
+    }
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    rss: dict[str, int] = {}
+    for round_index in range(rounds):
+        for name, (env, flags) in variants.items():
+            with cluster(1, env=env, flags=flags, warm=not env) as running:
+                if not env:  # the warm-up runs: wait for its gc.freeze()
+                    wait_warmed(running)
+                warm_all(running, pages)
+                result = run_load(running, pages, sessions, interactions, seed=round_index)
+                times[name] += result.latencies()
+                rss[name] = max(rss.get(name, 0), result.peak_rss)
+    base = _p(times[next(iter(variants))], 0.5)
+    print(f"| server ({sessions} sessions over {', '.join(pages)}) | p50 / p95 (s) | p50 vs default | peak RSS |")
+    print("|---|---|---|---|")
+    for name, values in times.items():
+        print(f"| {name} | {_p(values, .5):.2f} / {_p(values, .95):.2f} | {_p(values, .5) / base:.2f}x | "
+              f"{rss[name] / 2**30:.2f} GB |", flush=True)
+
+
+# -- memory after everyone left, by allocator setting --------------------------------------------------------
+
+def memory_ab(sessions: int, interactions: int, after_s: float) -> None:
+    """Peak and after-leave RSS of one server under ``sessions`` Grad-CAM viewers, glibc's default arenas vs 2."""
+    print(f"\n| allocator ({sessions} Grad-CAM sessions, then {after_s:.0f} s idle) | after warm-up | peak | "
+          "after they left | vs after warm-up |")
+    print("|---|---|---|---|---|")
+    for name, env in (("glibc default (8 × cores arenas)", {}), ("MALLOC_ARENA_MAX=2", {"MALLOC_ARENA_MAX": "2"})):
+        with cluster(1, env=env) as running:
+            wait_warmed(running)
+            warm_all(running, ["gradcam"])
+            meter = ServerMeter([r.process.pid for r in running.replicas])
+            settled = meter.rss()
+            result = run_load(running, ["gradcam"], sessions, interactions)
+            time.sleep(after_s)
+            left = meter.rss()
+            print(f"| {name} | {settled / 2**30:.2f} GB | {result.peak_rss / 2**30:.2f} GB | {left / 2**30:.2f} GB | "
+                  f"{left / settled - 1:+.0%} |", flush=True)
+
+
+# -- the whole benchmark -----------------------------------------------------------------------------------------
+
+def _env_list(name: str, default: str) -> list[str]:
+    return [item for item in os.environ.get(name, default).split(",") if item]
+
+
+def main() -> None:
+    levels = [int(n) for n in _env_list("LOAD_LEVELS", "1,4,8,16")]
+    pages = _env_list("LOAD_PAGES", "map,knn,gradcam,affine")
+    interactions = int(os.environ.get("LOAD_INTERACTIONS", "6"))
+    seed = int(os.environ.get("LOAD_SEED", "0"))
+    after_s = float(os.environ.get("LOAD_AFTER_S", "180"))
+    if os.environ.get("LOAD_ONLY") == "memory":
+        memory_ab(levels[-1], interactions, after_s)
+        return
+    if os.environ.get("LOAD_ONLY") == "gc":
+        gc_ab(["map", "knn"], sessions=8, interactions=interactions)
+        return
+    if os.environ.get("LOAD_GC", "1") == "1":
+        gc_ab(["map", "knn"], sessions=8, interactions=interactions)
+    single_p95: dict[int, dict[str, float]] = {}
+    for replicas in [int(n) for n in _env_list("LOAD_REPLICAS", "1,2")]:
+        with cluster(replicas) as running:
+            wait_warmed(running)
+            warm_all(running, pages)
+            settled = ServerMeter([r.process.pid for r in running.replicas]).rss()
+            results = {(page, n): run_load(running, [page], n, interactions, seed) for page in pages for n in levels}
+            title = f"{replicas} replica(s){' behind nginx' if replicas > 1 else ''}, RSS after warm-up " \
+                    f"{settled / 2**30:.2f} GB"
+            print_table(title, results, levels, pages)
+            single = {page: _p(results[(page, levels[0])].latencies(), 0.95) for page in pages}
+            single_p95[replicas] = single
+            mixed = run_load(running, pages, 8, interactions, seed)
+            print_mixed(f"Mixed ({replicas} replica(s))", mixed, single, pages)
+            top = levels[-1]
+            per_page = [results[(page, top)].throughput for page in pages]
+            print(f"\nthroughput at {top} sessions per page: "
+                  + ", ".join(f"{p} {t:.2f}/s" for p, t in zip(pages, per_page)))
+            if replicas == 1 and after_s > 0:
+                heavy = run_load(running, ["gradcam"], top, interactions, seed + 1) if "gradcam" in pages else None
+                time.sleep(after_s)
+                gc.collect()
+                left = ServerMeter([r.process.pid for r in running.replicas]).rss()
+                print(f"\nmemory: after warm-up {settled / 2**30:.2f} GB; peak at {top} Grad-CAM sessions "
+                      f"{(heavy.peak_rss if heavy else 0) / 2**30:.2f} GB; {after_s:.0f} s after they left "
+                      f"{left / 2**30:.2f} GB ({left / settled - 1:+.0%})", flush=True)
+
+
+if __name__ == "__main__":
+    main()

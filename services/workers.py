@@ -1,0 +1,177 @@
+"""A bounded pool for heavy work shared by every session: fair, single-flight, cancellable, with a deadline.
+
+Why: one server process serves the whole room. Heavy requests (a CAM pass, a CV curve) run here instead of
+on each session's script thread, so at most ``workers`` of them compete for the cores and the light pages keep
+the rest. The queue is fair because every owner (a session) has at most one job waiting: asking again replaces
+that owner's stale job, and its running job is told to stop (cooperatively: a function that takes a
+``should_stop`` argument can check it; otherwise its late result is simply dropped). Jobs with the same ``key``
+are computed once, and every owner waiting for it shares the result. A caller waits at most ``deadline_s``
+and then gets ``WorkTimeout``, a message a person can act on.
+
+Threads, not processes: torch, numpy and scikit-learn release the GIL in their kernels, and the models stay
+shared in memory instead of being copied into every worker.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+POLL_S = 0.1
+
+
+class WorkCancelled(RuntimeError):
+    """The job was replaced by a newer request of the same owner before it produced a result."""
+
+
+class WorkTimeout(TimeoutError):
+    """The job did not finish within its deadline; the message says what to do."""
+
+
+def machine_cores() -> int:
+    """Cores this process may run on (the container's CPU set, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def default_workers(cores: int) -> int:
+    """Leave one core to the script threads (light pages, the event loop) when there is more than one."""
+    return max(1, cores - 1)
+
+
+@dataclass
+class Job:
+    key: object
+    fn: Callable[..., Any]
+    args: tuple
+    kwargs: dict
+    owners: set[str] = field(default_factory=set)
+    future: Future = field(default_factory=Future)
+    stop: threading.Event = field(default_factory=threading.Event)
+    started: bool = False
+
+
+class HeavyWorkPool:
+    """``workers`` threads taking jobs first come, first served, at most one waiting job per owner."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or default_workers(machine_cores())
+        self._queue: deque[Job] = deque()
+        self._by_key: dict[object, Job] = {}
+        self._owned: dict[str, Job] = {}
+        self._lock = threading.Condition()
+        self.computed = 0  # jobs actually run (tests and the benchmark read it)
+        for index in range(self.workers):
+            threading.Thread(target=self._work, name=f"heavy-{index}", daemon=True).start()
+
+    # -- submitting --------------------------------------------------------------------------------------
+    def submit(self, owner: str, fn: Callable[..., T], *args: Any, key: object = None, **kwargs: Any) -> Job:
+        """Queue ``fn(*args, **kwargs)`` for ``owner``; a job with an equal ``key`` already queued or running
+        is shared instead. The owner's previous job is released (and stopped if nobody else waits for it)."""
+        with self._lock:
+            shared = self._by_key.get(key) if key is not None else None
+            previous = self._owned.get(owner)
+            if previous is not None and previous is not shared:
+                self._release(owner, previous)
+            if shared is not None and not shared.stop.is_set():
+                job = shared
+            else:
+                job = Job(key, fn, args, kwargs)
+                self._queue.append(job)
+                if key is not None:
+                    self._by_key[key] = job
+                self._lock.notify()
+            job.owners.add(owner)
+            self._owned[owner] = job
+            return job
+
+    def cancel(self, owner: str, job: Job) -> None:
+        """``owner`` no longer wants ``job`` (it asked again, left, or gave up at its deadline)."""
+        with self._lock:
+            self._release(owner, job)
+
+    def run(self, owner: str, fn: Callable[..., T], *args: Any, key: object = None, deadline_s: float,
+            on_wait: Callable[[], None] | None = None, what: str = "This computation", **kwargs: Any) -> T:
+        """Submit and wait; ``on_wait`` runs every ~0.1 s while waiting (progress, or raising to abandon)."""
+        job = self.submit(owner, fn, *args, key=key, **kwargs)
+        deadline = time.monotonic() + deadline_s
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise WorkTimeout(
+                        f"{what} took longer than {deadline_s:.0f} s (the server is busy or the request is large) "
+                        "and was stopped. Try again in a moment, or choose a smaller setting."
+                    )
+                try:
+                    return job.future.result(timeout=min(POLL_S, remaining))
+                except TimeoutError:
+                    if on_wait is not None:
+                        on_wait()
+        except BaseException:
+            self.cancel(owner, job)
+            raise
+        finally:
+            with self._lock:
+                if self._owned.get(owner) is job and job.future.done():
+                    del self._owned[owner]
+
+    # -- inside --------------------------------------------------------------------------------------------
+    def _release(self, owner: str, job: Job) -> None:
+        job.owners.discard(owner)
+        if self._owned.get(owner) is job:
+            del self._owned[owner]
+        if job.owners or job.future.done():
+            return
+        job.stop.set()
+        if self._by_key.get(job.key) is job:
+            del self._by_key[job.key]
+        if not job.started:
+            self._queue.remove(job)
+            job.future.set_exception(WorkCancelled("replaced by a newer request"))
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue:
+                    self._lock.wait()
+                job = self._queue.popleft()
+                job.started = True
+                self.computed += 1
+            try:
+                kwargs = job.kwargs
+                if _accepts(job.fn, "should_stop"):
+                    kwargs = {**kwargs, "should_stop": job.stop.is_set}
+                result = job.fn(*job.args, **kwargs)
+            except Exception as error:  # noqa: BLE001 - any failure is handed to the waiting caller, who re-raises it
+                outcome: tuple[str, Any] = ("error", error)
+            else:
+                outcome = ("ok", result)
+            with self._lock:
+                if self._by_key.get(job.key) is job:
+                    del self._by_key[job.key]
+                if job.stop.is_set() and not job.owners:
+                    outcome = ("error", WorkCancelled("replaced by a newer request"))
+            if outcome[0] == "ok":
+                job.future.set_result(outcome[1])
+            else:
+                job.future.set_exception(outcome[1])
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def torch_threads_for(workers: int, cores: int) -> int:
+    """Intra-op threads per job so that ``workers`` concurrent jobs fill, not oversubscribe, the spare cores."""
+    return max(1, (cores - 1) // workers) if cores > 1 else 1

@@ -1,0 +1,127 @@
+"""Two replicas behind nginx, driven on Streamlit's websocket protocol: warm-up, a short load, failover.
+
+Bounded: one cluster for the module (about a minute to start on 2 busy cores), a few sessions, a few
+interactions. Fails on any exception element, lost session, or traceback in a replica's log.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+
+from bench.bench_load import run_load
+from scripts.serve import NGINX, cluster
+from scripts.serve_client import ServerGone, StreamlitSession
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(NGINX).exists(), reason=f"no nginx at {NGINX} (apt-get install nginx)"),
+]
+TRACEBACK = re.compile(r"Traceback \(most recent call last\)")
+
+
+@pytest.fixture(scope="module")
+def replicas():
+    with cluster(2) as running:
+        deadline = time.monotonic() + 400
+        while not all("warm-up finished" in r.log.read_text() for r in running.replicas):
+            assert time.monotonic() < deadline, running.logs()[-3000:]
+            time.sleep(1)
+        yield running
+
+
+def test_warm_up_opens_every_page_without_a_failure(replicas):
+    logs = replicas.logs()
+    assert "warm-up of" not in logs, logs[-3000:]
+    assert not TRACEBACK.search(logs), logs[-3000:]
+
+
+def test_sessions_spread_over_both_replicas_and_keep_their_replica(replicas):
+    seen = set()
+    for _ in range(12):
+        with StreamlitSession(replicas.url) as viewer:
+            first = viewer.replica
+            viewer.load("")
+            with StreamlitSession(replicas.url, cookie=viewer.cookie) as again:  # same cookie, same replica
+                assert again.replica == first
+            seen.add(first)
+    assert seen == {f"127.0.0.1:{r.port}" for r in replicas.replicas}
+
+
+def test_short_mixed_load_has_no_exception(replicas):
+    result = run_load(replicas, ["map", "knn", "affine", "gradcam"], sessions=4, interactions=2)
+    failures = [f for log in result.logs for f in log.exceptions + log.failures]
+    assert failures == []
+    assert result.log_errors == 0, replicas.logs()[-3000:]
+    assert len(result.latencies()) == 4 * 2
+
+
+#: (page, {widget label: value}) a viewer sets; each is kept in the page's URL
+VIEWS = [("knn", {"K (neighbours)": 9}), ("knn", {"K (neighbours)": 4}),
+         ("map", {"K (number of neighbours)": 17, "Latitude": 12.5}), ("map", {"K (number of neighbours)": 3})]
+
+
+def _shown(viewer: StreamlitSession, label: str) -> float:
+    value = viewer.widget(label).value
+    return float(value[0] if isinstance(value, list) else value)
+
+
+def test_killing_a_replica_under_load_loses_no_view(replicas):
+    viewers = []
+    for index in range(8):  # enough viewers that both replicas own some
+        page, settings = VIEWS[index % len(VIEWS)]
+        viewer = StreamlitSession(replicas.url, timeout_s=180).open()
+        viewer.load(page)
+        for label, value in settings.items():
+            viewer.set(label, value)
+        viewers.append((viewer, page, settings, viewer.query_string))
+    doomed = replicas.replicas[0]
+    owned = [v for v, *_ in viewers if v.replica == f"127.0.0.1:{doomed.port}"]
+    assert owned and len(owned) < len(viewers), [v.replica for v, *_ in viewers]
+
+    stop = threading.Event()
+    background = threading.Thread(target=_keep_busy, args=(replicas.url, stop), daemon=True)
+    background.start()  # the replica dies under load, not idle
+    time.sleep(1.0)
+    doomed.kill()
+
+    lost = []
+    reconnected = 0
+    for viewer, page, settings, query in viewers:
+        try:
+            result = viewer.set(next(iter(settings)), next(iter(settings.values())))  # its next interaction
+        except ServerGone:
+            viewer.close()
+            reconnected += 1
+            viewer = StreamlitSession(replicas.url, timeout_s=180, cookie=viewer.cookie).open()  # browser reconnect
+            result = viewer.load(page, query)
+            assert result.exceptions == []
+            if viewer.replica == f"127.0.0.1:{doomed.port}":
+                lost.append(f"{page}: routed to the dead replica")
+            for label, value in settings.items():  # drawn from the URL alone
+                if _shown(viewer, label) != float(value):
+                    lost.append(f"{page}: {label} shows {_shown(viewer, label)} instead of {value}")
+        if parse_qs(result.query_string) != parse_qs(query):
+            lost.append(f"{page}: URL {result.query_string!r} instead of {query!r}")
+        viewer.close()
+    stop.set()
+    background.join(timeout=200)
+    assert reconnected == len(owned)
+    assert lost == []
+
+
+def _keep_busy(url: str, stop: threading.Event) -> None:
+    rng = random.Random(1)
+    while not stop.is_set():
+        try:
+            with StreamlitSession(url, timeout_s=120) as viewer:
+                viewer.load("knn")
+                viewer.set("K (neighbours)", rng.randint(1, 30))
+        except (ServerGone, OSError, TimeoutError):
+            time.sleep(0.2)
