@@ -55,6 +55,18 @@ JOIN_CHUNK_ROWS = 2_000_000
 JOIN_ESTIMATE_SAMPLE = 2_000
 
 # --- KNN (services.knn) -----------------------------------------------------------------------------------
+#: An uploaded CSV table: bytes and data rows.
+KNN_MAX_CSV_BYTES = 20 * MIB
+KNN_MAX_CSV_ROWS = 20_000
+#: Memory of one neighbour table with its running votes; beyond it the grid is made coarser.
+KNN_MAX_TABLE_BYTES = 256 * MIB
+#: Feature values a distance can square without overflowing (1e154² is past float64's 1.8e308), and the
+#: smallest non-zero spread whose squared differences do not underflow to 0 (every distance would be a tie).
+KNN_MAX_ABS_FEATURE = 1e150
+KNN_MIN_FEATURE_SPREAD = 1e-150
+#: Distance evaluations one request may cost (about a second on one core). A KD-tree query reads every one
+#: of a crowd of coincident points, so tie-heavy data is sized down against this before the work starts.
+KNN_MAX_DISTANCE_EVALUATIONS = 150_000_000
 
 # --- Grad-CAM (services.cam) ------------------------------------------------------------------------------
 

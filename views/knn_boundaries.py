@@ -1,13 +1,14 @@
 """KNN decision boundaries: every K live, the cross-validated error curve, and the neighbours behind a vote.
 
 The page reads widgets, calls ``services.knn`` and draws. The expensive step, one neighbour query of the
-whole grid at the largest K in reach, is cached as a resource, so moving the K slider only reads another
-row of running votes.
+whole grid at the largest K in reach, is cached as a resource keyed on ``KnnSettings``, so moving the K
+slider only reads another row of running votes, and it reruns only the board (a fragment), not the controls.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -15,51 +16,16 @@ import streamlit as st
 from components.figure_export import figure_downloads, plotly_config, show_figure
 from components.heavy import run_heavy
 from components.page_header import page_header
-from components.url_state import Param, publish, restore
-from views.catalog import PageInfo
+from components.url_state import Param, keep_valid, publish, restore
 from services.knn import (
-    DEFAULT_FEATURES,
-    METRICS,
-    SCALINGS,
-    TABLE_LOADERS,
-    VIEWS,
-    WEIGHTS,
-    CsvError,
-    CvCurve,
-    Dataset,
-    DatasetSpec,
-    Grid,
-    KnnError,
-    LearningCurve,
-    Metric,
-    ModelBoundary,
-    ExactPredictor,
-    ScratchComparison,
-    Split,
-    SplitPredictors,
-    check_k,
-    compare_with_sklearn,
-    cv_error_curve,
-    dataset_from_frame,
-    explain_location,
-    grid_resolution,
-    learning_curve,
-    load_dataset,
-    make_grid,
-    max_cv_k,
-    neighbour_table,
-    numeric_columns,
-    read_csv_table,
-    split_dataset,
-    sweep_ks,
-    table_depth,
-    table_features,
-    tree_and_forest,
-    vote_table,
-    votes_at,
+    DEFAULT_FEATURES, METRICS, SCALINGS, TABLE_LOADERS, VIEWS, WEIGHTS, CsvError, CvCurve, Dataset, DatasetSpec,
+    KnnError, LearningCurve, Metric, ScratchComparison, Split, dataset_from_frame, load_dataset,
+    make_grid, max_cv_k, numeric_columns, read_csv_table, sweep_ks, table_features, tree_and_forest,
 )
-from services.knn.figures import boundary_figure, cv_figure, learning_figure, sweep_figure
-from services.workers import WorkTimeout
+from services.knn import figures as fig
+from services.knn import settings as knn
+from services.knn.settings import KnnSettings
+from views.catalog import PageInfo
 
 DATASET_LABELS = {
     "iris": "Iris (pick 2 of 4 features)",
@@ -81,26 +47,27 @@ COMPARE_HEIGHT = 360
 #: The from-scratch check runs one point at a time: every test point plus a lattice of this many a side.
 SCRATCH_LATTICE = 30
 CLICK_ACTIONS = {"explain": "explain that location", "add": "add a training point there"}
+TABS = ["Cross-validation", "Learning curve", "K sweep", "Tree & forest", "From scratch"]
 
-PARAMS = [
-    Param("data", "iris", choices=list(DATASET_LABELS)),
-    Param("view", "features", choices=list(VIEWS)),
-    Param("fx", DEFAULT_FEATURES["iris"][0]),
-    Param("fy", DEFAULT_FEATURES["iris"][1]),
-    Param("n", 300, low=20, high=5000),
-    Param("noise", 0.2, low=0.0, high=1.0),
-    Param("classes", 3, low=2, high=5),
-    Param("dseed", 0, low=0, high=99_999),
-    Param("test", 0.33, low=0.1, high=0.5),
-    Param("seed", 42, low=0, high=99_999),
-    Param("scale", "none", choices=list(SCALINGS)),
-    Param("k", 7, low=1, high=20_000),
-    Param("weights", "uniform", choices=list(WEIGHTS)),
-    Param("metric", "euclidean", choices=list(METRICS)),
-    Param("p", 3.0, low=1.0, high=10.0),
-    Param("res", 200, choices=RESOLUTIONS),
-    Param("folds", 10, choices=FOLD_CHOICES),
-    Param("cvk", (1, 49)),
+PARAMS = [  # session keys carry the page prefix; the URL keeps the names links were shared with
+    Param("knn_data", "iris", choices=list(DATASET_LABELS), url="data"),
+    Param("knn_view", "features", choices=list(VIEWS), url="view"),
+    Param("knn_fx", DEFAULT_FEATURES["iris"][0], url="fx"),
+    Param("knn_fy", DEFAULT_FEATURES["iris"][1], url="fy"),
+    Param("knn_n", 300, low=20, high=5000, url="n"),
+    Param("knn_noise", 0.2, low=0.0, high=1.0, url="noise"),
+    Param("knn_classes", 3, low=2, high=5, url="classes"),
+    Param("knn_dseed", 0, low=0, high=99_999, url="dseed"),
+    Param("knn_test", 0.33, low=0.1, high=0.5, url="test"),
+    Param("knn_seed", 42, low=0, high=99_999, url="seed"),
+    Param("knn_scale", "none", choices=list(SCALINGS), url="scale"),
+    Param("knn_k", 7, low=1, high=20_000, url="k"),
+    Param("knn_weights", "uniform", choices=list(WEIGHTS), url="weights"),
+    Param("knn_metric", "euclidean", choices=list(METRICS), url="metric"),
+    Param("knn_p", 3.0, low=1.0, high=10.0, url="p"),
+    Param("knn_res", 200, choices=RESOLUTIONS, url="res"),
+    Param("knn_folds", 10, choices=FOLD_CHOICES, url="folds"),
+    Param("knn_cvk", (1, 49), url="cvk"),
 ]
 
 HOW_IT_WORKS = r"""
@@ -149,65 +116,53 @@ def _csv_dataset(raw: bytes, filename: str, x: str, y: str, label: str, drop_mis
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _split(dataset: Dataset, test_fraction: float, seed: int, scaling: str, added: tuple) -> Split:
-    return split_dataset(dataset, test_fraction=test_fraction, seed=seed, scaling=scaling, added_points=added)
-
-
-@st.cache_resource(max_entries=2, show_spinner="Finding the nearest neighbours of every grid cell…")
-def _grid_votes(split: Split, metric: Metric, resolution: int, depth: int, weights: str) -> tuple[Grid, ExactPredictor]:
-    """The grid and one neighbour query at ``depth`` for all its cells (the expensive step; every K below
-    ``depth`` is then a lookup)."""
-    grid = make_grid(split, resolution)
-    max_k = depth - 1 if depth < split.n_train else depth
-    return grid, ExactPredictor(
-        split.X_train, split.y_train, grid.points, max_k=max_k, weights=weights, metric=metric,
-        n_classes=split.n_classes,
-    )
-
-
-@st.cache_resource(max_entries=3, show_spinner=False)
-def _split_predictors(split: Split, metric: Metric, depth: int, weights: str) -> SplitPredictors:
-    return SplitPredictors(split, max_k=depth - 1 if depth < split.n_train else depth, weights=weights, metric=metric)
-
-
-@st.cache_data(max_entries=16, show_spinner="Cross-validating every K…")
-def _cv_curve(split: Split, ks: tuple[int, ...], weights: str, metric: Metric, folds: int) -> CvCurve:
-    return run_heavy(
-        cv_error_curve, split.X_train_raw, split.y_train, ks, weights=weights, metric=metric, scaling=split.scaling,
-        n_folds=folds, n_classes=split.n_classes, what="The cross-validation curve",
-    )
+def _split(dataset: Dataset, settings: KnnSettings) -> Split:
+    return knn.make_split(dataset, settings)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _learning_curve(split: Split, ks: tuple[int, ...], weights: str, metric: Metric) -> LearningCurve:
-    return learning_curve(split, ks, weights=weights, metric=metric)
+def _plan(split: Split, k: int, resolution: int) -> knn.BoundaryPlan:
+    return knn.plan_boundary(split, k, resolution)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Finding the nearest neighbours of every grid cell…")
+def _grid_votes(split: Split, settings: KnnSettings, resolution: int, depth: int):
+    return knn.grid_votes(split, settings, resolution, depth)
+
+
+@st.cache_resource(max_entries=3, show_spinner=False)
+def _split_predictors(split: Split, settings: KnnSettings, depth: int):
+    return knn.split_predictors(split, settings, depth)
+
+
+@st.cache_data(max_entries=16, show_spinner="Cross-validating every K…")
+def _cv_curve(split: Split, settings: KnnSettings, ks: tuple[int, ...], folds: int) -> CvCurve:
+    return knn.cv_curve(split, settings, ks, folds)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _learning_curve(split: Split, settings: KnnSettings, ks: tuple[int, ...]) -> LearningCurve:
+    return knn.split_learning_curve(split, settings, ks)
 
 
 @st.cache_data(max_entries=8, show_spinner="Fitting a decision tree and a random forest…")
-def _tree_and_forest(split: Split, max_depth: int | None, n_trees: int, seed: int) -> tuple[ModelBoundary, ...]:
-    return tree_and_forest(split, make_grid(split, COMPARE_RESOLUTION), max_depth=max_depth, n_trees=n_trees, seed=seed)
+def _tree_and_forest(split: Split, max_depth: int | None, n_trees: int, seed: int):
+    grid = make_grid(split, COMPARE_RESOLUTION)
+    return grid, tree_and_forest(split, grid, max_depth=max_depth, n_trees=n_trees, seed=seed)
 
 
 @st.cache_data(max_entries=8, show_spinner="Rendering one frame per K…")
-def _sweep(split: Split, metric: Metric, weights: str, ks: tuple[int, ...]):
-    grid = make_grid(split, SWEEP_RESOLUTION)
-    depth = min(ks[-1] + 1, split.n_train)
-    table = neighbour_table(split.X_train, split.y_train, grid.points, depth, metric, split.n_classes)
-    votes = vote_table(table, weights)
-    frames = []
-    for k in ks:
-        at_k = votes_at(votes, k)
-        frames.append((k, at_k.labels, at_k.proba))
-    return sweep_figure(grid, frames, split)
+def _sweep(split: Split, settings: KnnSettings, ks: tuple[int, ...]) -> go.Figure:
+    return fig.sweep_figure(*knn.sweep_frames(split, settings, ks, SWEEP_RESOLUTION), split)
 
 
 @st.cache_data(max_entries=8, show_spinner="Running the from-scratch KNN one point at a time…")
-def _scratch(split: Split, k: int, weights: str, metric: Metric) -> ScratchComparison:
-    lattice = make_grid(split, SCRATCH_LATTICE).points
-    queries = np.vstack([split.X_test, lattice])
-    return compare_with_sklearn(
-        split.X_train, split.y_train, queries, k, weights=weights, metric=metric, n_classes=split.n_classes
-    )
+def _scratch(split: Split, settings: KnnSettings, k: int) -> ScratchComparison:
+    return knn.scratch_check(split, settings, k, SCRATCH_LATTICE)
+
+
+def _error(error: KnnError) -> None:
+    st.error(fig.escape_markdown(str(error)))
 
 
 # ---------------------------------------------------------------- controls
@@ -215,41 +170,40 @@ def _scratch(split: Split, k: int, weights: str, metric: Metric) -> ScratchCompa
 
 def _data_controls() -> tuple[Dataset | None, str]:
     """The dataset the controls describe (None after showing why it cannot be built) and a name for it."""
-    source = st.selectbox("Dataset", list(DATASET_LABELS), key="data", format_func=DATASET_LABELS.get)
+    source = st.selectbox("Dataset", list(DATASET_LABELS), key="knn_data", format_func=DATASET_LABELS.get)
     if source == "csv":
         return _csv_controls()
     if source in TABLE_LOADERS:
-        view = st.radio(
-            "View", list(VIEWS), key="view", horizontal=True,
-            format_func={"features": "two features", "pca": "2-D PCA of all features"}.get,
-        )
+        view = st.radio("View", list(VIEWS), key="knn_view", horizontal=True,
+                        format_func={"features": "two features", "pca": "2-D PCA of all features"}.get)
         if view == "pca":
             spec = DatasetSpec(source, view="pca")
         else:
             names = table_features(source)
-            for key, default in zip(("fx", "fy"), DEFAULT_FEATURES[source]):
-                if st.session_state.get(key) not in names:
-                    st.session_state[key] = default
-            x_name = st.selectbox("x-axis feature", names, key="fx")
-            y_name = st.selectbox("y-axis feature", names, key="fy")
+            for key, default in zip(("knn_fx", "knn_fy"), DEFAULT_FEATURES[source]):
+                keep_valid(key, names, default)
+            x_name = st.selectbox("x-axis feature", names, key="knn_fx")
+            y_name = st.selectbox("y-axis feature", names, key="knn_fy")
             spec = DatasetSpec(source, view="features", features=(x_name, y_name))
     else:
-        n_samples = st.slider("Samples", 20, 5000, step=10, key="n")
-        noise = st.slider("Noise", 0.0, 1.0, step=0.05, key="noise", help="Standard deviation of the jitter.")
-        n_classes = st.slider("Classes", 2, 5, key="classes") if source in ("blobs", "spiral") else 2
-        data_seed = st.number_input("Data seed", 0, 99_999, step=1, key="dseed")
+        n_samples = st.slider("Samples", 20, 5000, step=10, key="knn_n")
+        noise = st.slider("Noise", 0.0, 1.0, step=0.05, key="knn_noise", help="Standard deviation of the jitter.")
+        n_classes = st.slider("Classes", 2, 5, key="knn_classes") if source in ("blobs", "spiral") else 2
+        data_seed = st.number_input("Data seed", 0, 99_999, step=1, key="knn_dseed")
         spec = DatasetSpec(source, n_samples=n_samples, noise=noise, n_classes=n_classes, seed=int(data_seed))
     try:
         dataset = _builtin_dataset(spec)
     except KnnError as error:
-        st.error(str(error))
+        _error(error)
         return None, repr(spec)
+    if dataset.note:
+        st.caption(dataset.note)
     return dataset, repr(spec)
 
 
 def _csv_controls() -> tuple[Dataset | None, str]:
     upload = st.file_uploader(
-        "CSV file: two numeric feature columns and a label column", type=["csv", "tsv", "txt"], key="csv_file"
+        "CSV file: two numeric feature columns and a label column", type=["csv", "tsv", "txt"], key="knn_csv_file"
     )
     if upload is None:
         st.info("Upload a CSV file (comma, semicolon or tab separated, with a header row).")
@@ -258,28 +212,23 @@ def _csv_controls() -> tuple[Dataset | None, str]:
     try:
         frame = _csv_frame(raw, upload.name)
     except CsvError as error:
-        st.error(str(error))
+        _error(error)
         return None, f"csv:{upload.file_id}"
     columns = list(frame.columns)
     numeric = numeric_columns(frame)
     text_columns = [column for column in columns if column not in numeric]
-    defaults = {
-        "csv_x": numeric[0] if numeric else columns[0],
-        "csv_y": numeric[1] if len(numeric) > 1 else columns[1],
-        "csv_label": text_columns[-1] if text_columns else columns[-1],
-    }
-    for key, default in defaults.items():
-        if st.session_state.get(key) not in columns:
-            st.session_state[key] = default
-    x_name = st.selectbox("x-axis feature column", columns, key="csv_x")
-    y_name = st.selectbox("y-axis feature column", columns, key="csv_y")
-    label = st.selectbox("Label column", columns, key="csv_label")
-    drop_missing = st.checkbox("Drop rows with missing values", key="csv_dropna")
+    keep_valid("knn_csv_x", columns, numeric[0] if numeric else columns[0])
+    keep_valid("knn_csv_y", columns, numeric[1] if len(numeric) > 1 else columns[1])
+    keep_valid("knn_csv_label", columns, text_columns[-1] if text_columns else columns[-1])
+    x_name = st.selectbox("x-axis feature column", columns, key="knn_csv_x")
+    y_name = st.selectbox("y-axis feature column", columns, key="knn_csv_y")
+    label = st.selectbox("Label column", columns, key="knn_csv_label")
+    drop_missing = st.checkbox("Drop rows with missing values", key="knn_csv_dropna")
     name = f"csv:{upload.file_id}:{x_name}:{y_name}:{label}:{drop_missing}"
     try:
         dataset = _csv_dataset(raw, upload.name, x_name, y_name, label, drop_missing)
     except KnnError as error:
-        st.error(str(error))
+        _error(error)
         return None, name
     if dataset.note:
         st.caption(dataset.note)
@@ -291,22 +240,41 @@ def _reset_for_new_data(identity: str) -> None:
     if st.session_state.get("knn_identity") != identity:
         st.session_state["knn_identity"] = identity
         st.session_state["knn_added"] = []
-        st.session_state.pop("ex_x", None)
-        st.session_state.pop("ex_y", None)
+        st.session_state.pop("knn_ex_x", None)
+        st.session_state.pop("knn_ex_y", None)
+
+
+def _vote_controls() -> tuple[KnnSettings, int]:
+    st.subheader("Split and scaling")
+    test_fraction = st.slider("Test fraction", 0.1, 0.5, step=0.01, key="knn_test")
+    seed = int(st.number_input("Split seed", 0, 99_999, step=1, key="knn_seed"))
+    scaling = st.radio("Scaling", list(SCALINGS), key="knn_scale", format_func=SCALING_LABELS.get, horizontal=True)
+    st.subheader("Vote")
+    weights = st.radio("Weights", list(WEIGHTS), key="knn_weights", horizontal=True,
+                       format_func={"uniform": "uniform", "distance": "1 / distance"}.get)
+    metric_name = st.selectbox("Metric", list(METRICS), key="knn_metric")
+    p = float(st.slider("Minkowski p", 1.0, 10.0, step=0.5, key="knn_p")) if metric_name == "minkowski" else 2.0
+    st.subheader("Display")
+    resolution = st.select_slider("Grid resolution (cells a side)", RESOLUTIONS, key="knn_res")
+    st.radio("Clicking the plot will", list(CLICK_ACTIONS), key="knn_click", format_func=CLICK_ACTIONS.get)
+    settings = KnnSettings(float(test_fraction), seed, scaling, weights, Metric(metric_name, p))
+    return settings, int(resolution)
 
 
 def _k_slider(n_train: int | None) -> int:
-    """The K slider, 1..n_train. A K beyond the training points (from a URL or a smaller dataset) is refused
-    with the service's message and brought back to n_train."""
+    """The K slider, 1..n_train. K is written back every run, so a new slider range (another dataset, an added
+    point) keeps it; a K beyond the training points is clamped to n_train, with the service's message."""
+    wanted = int(st.session_state.get("knn_k", st.session_state.get("knn_k_kept", 7)))
     if n_train is None:
-        st.slider("K (neighbours)", 1, max(2, int(st.session_state.get("k", 7))), key="k", disabled=True)
-        return int(st.session_state["k"])
-    try:
-        check_k(int(st.session_state.get("k", 7)), n_train)
-    except KnnError as error:
-        st.warning(f"{error} K was set to {n_train}.")
-        st.session_state["k"] = n_train
-    return int(st.slider("K (neighbours)", 1, max(2, n_train), key="k", help="Any K from 1 to the training points."))
+        st.session_state["knn_k"] = wanted
+        return int(st.slider("K (neighbours)", 1, max(2, wanted), key="knn_k", disabled=True))
+    k, note = knn.clamp_k(wanted, n_train)
+    if note:
+        st.warning(note)
+    st.session_state["knn_k"] = k
+    k = int(st.slider("K (neighbours)", 1, max(2, n_train), key="knn_k", help="Any K from 1 to the training points."))
+    st.session_state["knn_k_kept"] = k
+    return k
 
 
 def _on_plot_select() -> None:
@@ -315,17 +283,21 @@ def _on_plot_select() -> None:
     if not points:
         return
     x, y = float(points[0]["x"]), float(points[0]["y"])
-    st.session_state["ex_x"], st.session_state["ex_y"] = x, y
-    if st.session_state.get("click") == "add":
-        code = st.session_state.get("add_class", 0)
-        st.session_state["knn_added"] = [*st.session_state.get("knn_added", []), (x, y, int(code))]
+    st.session_state["knn_ex_x"], st.session_state["knn_ex_y"] = x, y
+    if st.session_state.get("knn_click") == "add":
+        _add_point()
     else:
-        st.session_state["explain"] = True
+        st.session_state["knn_explain"] = True
 
 
 def _add_point() -> None:
-    code = int(st.session_state.get("add_class", 0))
-    point = (float(st.session_state["ex_x"]), float(st.session_state["ex_y"]), code)
+    st.session_state.pop("knn_add_refused", None)
+    try:
+        x, y = knn.checked_point(float(st.session_state["knn_ex_x"]), float(st.session_state["knn_ex_y"]))
+    except KnnError as error:
+        st.session_state["knn_add_refused"] = str(error)
+        return
+    point = (x, y, int(st.session_state.get("knn_add_class", 0)))
     st.session_state["knn_added"] = [*st.session_state.get("knn_added", []), point]
 
 
@@ -334,7 +306,7 @@ def _clear_points() -> None:
 
 
 def _apply_k(k: int) -> None:
-    st.session_state["k"] = k
+    st.session_state["knn_k"] = k
 
 
 # ---------------------------------------------------------------- page
@@ -356,43 +328,38 @@ def render() -> None:
         st.subheader("Data")
         dataset, identity = _data_controls()
         _reset_for_new_data(identity)
-        st.subheader("Split and scaling")
-        test_fraction = st.slider("Test fraction", 0.1, 0.5, step=0.01, key="test")
-        seed = int(st.number_input("Split seed", 0, 99_999, step=1, key="seed"))
-        scaling = st.radio("Scaling", list(SCALINGS), key="scale", format_func=SCALING_LABELS.get, horizontal=True)
-        split = None
-        if dataset is not None:
-            if dataset.note and not identity.startswith("csv"):
-                st.caption(dataset.note)
-            try:
-                split = _split(dataset, float(test_fraction), seed, scaling, tuple(st.session_state["knn_added"]))
-            except KnnError as error:
-                st.error(str(error))
-        st.subheader("Vote")
-        weights = st.radio("Weights", list(WEIGHTS), key="weights", horizontal=True,
-                           format_func={"uniform": "uniform", "distance": "1 / distance"}.get)
-        metric_name = st.selectbox("Metric", list(METRICS), key="metric")
-        p = float(st.slider("Minkowski p", 1.0, 10.0, step=0.5, key="p")) if metric_name == "minkowski" else 2.0
-        metric = Metric(metric_name, p)
-        st.subheader("Display")
-        resolution = st.select_slider("Grid resolution (cells a side)", RESOLUTIONS, key="res")
-        st.radio("Clicking the plot will", list(CLICK_ACTIONS), key="click", format_func=CLICK_ACTIONS.get)
+        settings, resolution = _vote_controls()
     with main:
-        k = _k_slider(split.n_train if split is not None else None)
-        if split is None:
-            publish(PARAMS)
-            return
-        _main_view(split, k, weights, metric, int(resolution), seed)
+        _board(dataset, settings, resolution)
     publish(PARAMS)
 
 
-def _main_view(split: Split, k: int, weights: str, metric: Metric, requested_resolution: int, seed: int) -> None:
-    depth = table_depth(k, split.n_train)
-    resolution = grid_resolution(requested_resolution, depth, split.n_classes)
-    grid, grid_predictor = _grid_votes(split, metric, resolution, depth, weights)
+@st.fragment
+def _board(dataset: Dataset | None, settings: KnnSettings, resolution: int) -> None:
+    """Everything that depends on K: moving K, clicking the plot or adding a point reruns only this."""
+    split = None
+    if dataset is not None:
+        try:
+            split = _split(dataset, replace(settings, added=tuple(st.session_state["knn_added"])))
+        except KnnError as error:
+            _error(error)
+            if st.session_state["knn_added"]:
+                st.button("Remove the added points", on_click=_clear_points, icon=":material/delete:")
+    k = _k_slider(split.n_train if split is not None else None)
+    if split is not None:
+        try:
+            _main_view(split, replace(settings, added=tuple(st.session_state["knn_added"])), k, resolution)
+        except KnnError as error:
+            _error(error)
+    publish(PARAMS)
+
+
+def _main_view(split: Split, settings: KnnSettings, k: int, requested_resolution: int) -> None:
+    plan = _plan(split, k, requested_resolution)
+    grid, grid_predictor = _grid_votes(split, settings, plan.resolution, plan.depth)
     votes = grid_predictor.votes(k)
-    scores = _split_predictors(split, metric, depth, weights).scores(k)
-    explanation = _explanation(split, k, weights, metric)
+    scores = _split_predictors(split, settings, plan.depth).scores(k)
+    explanation = _explanation(split, settings, k)
 
     columns = st.columns(4)
     columns[0].metric(
@@ -404,87 +371,70 @@ def _main_view(split: Split, k: int, weights: str, metric: Metric, requested_res
         "Tied grid cells", f"{votes.tie_count:,}",
         help="Cells whose vote depends on which of several equally distant training points count.",
     )
-    figure = boundary_figure(
+    figure = fig.boundary_figure(
         grid, votes.labels, votes.proba, split,
-        title=f"K = {k} · {weights} votes · {metric.label} distance",
+        title=f"K = {k} · {settings.weights} votes · {settings.metric.label} distance",
         train_pred=scores.train_pred, test_pred=scores.test_pred, explanation=explanation,
     )
     st.plotly_chart(
         figure, key="knn_plot", on_select=_on_plot_select, selection_mode="points",
         config=plotly_config(f"knn-boundary-k{k}"),
     )
-    grid_data = _grid_frame(grid, votes.labels, votes.proba, split)
+    grid_data = fig.grid_frame(grid, votes.labels, votes.proba, split)
     figure_downloads(figure, f"knn-boundary-k{k}", data=grid_data, key="knn_plot_dl")
-    largest = depth - 1 if depth < split.n_train else depth
-    notes = [f"Grid {resolution}×{resolution}; one query at {depth} neighbours serves every K ≤ {largest}."]
-    if resolution < requested_resolution:
-        notes.append(
-            f"Reduced from {requested_resolution} cells a side so a {depth}-deep neighbour table fits in memory."
-        )
-    if votes.tie_count:
-        notes.append(
-            f"{votes.tie_count:,} cells sit on a tie (equally distant points of different classes compete for the "
-            "K-th place); scikit-learn's own tie-breaking settles them."
-        )
-    st.caption(" ".join(notes))
+    st.caption(fig.boundary_caption(plan.resolution, plan.depth, plan.largest_k, plan.reason, votes.tie_count))
 
     _explain_panel(split, explanation)
-    tabs = st.tabs(["Cross-validation", "Learning curve", "K sweep", "Tree & forest", "From scratch"])
+    tabs = st.tabs(TABS, key="knn_tab", on_change="rerun")
     with tabs[0]:
-        _cv_panel(split, k, weights, metric)
+        if tabs[0].open is not False:
+            _cv_panel(split, settings, k)
     with tabs[1]:
-        _learning_panel(split, k, weights, metric)
+        if tabs[1].open:
+            _learning_panel(split, settings, k)
     with tabs[2]:
-        _sweep_panel(split, weights, metric)
+        _sweep_panel(split, settings)
     with tabs[3]:
-        _compare_panel(split, figure, scores, seed)
+        _compare_panel(split, figure, scores, settings.seed)
     with tabs[4]:
-        _scratch_panel(split, k, weights, metric)
+        _scratch_panel(split, settings, k)
 
 
-def _grid_frame(grid: Grid, labels: np.ndarray, proba: np.ndarray, split: Split) -> pd.DataFrame:
-    frame = pd.DataFrame({split.feature_names[0]: grid.points_raw[:, 0], split.feature_names[1]: grid.points_raw[:, 1]})
-    frame["predicted class"] = np.asarray(split.class_names, dtype=object)[labels]
-    for code, name in enumerate(split.class_names):
-        frame[f"P({name})"] = proba[:, code]
-    return frame
-
-
-def _explanation(split: Split, k: int, weights: str, metric: Metric):
+def _explanation(split: Split, settings: KnnSettings, k: int):
     """The location inputs live in the explain panel; their default is the middle of the data."""
-    if "ex_x" not in st.session_state or "ex_y" not in st.session_state:
-        centre = np.vstack([split.X_train_raw, split.X_test_raw]).mean(axis=0)
-        st.session_state["ex_x"], st.session_state["ex_y"] = float(centre[0]), float(centre[1])
-    if not st.session_state.get("explain", False):
+    if "knn_ex_x" not in st.session_state or "knn_ex_y" not in st.session_state:
+        st.session_state["knn_ex_x"], st.session_state["knn_ex_y"] = knn.data_centre(split)
+    if not st.session_state.get("knn_explain", False):
         return None
-    location = (float(st.session_state["ex_x"]), float(st.session_state["ex_y"]))
-    return explain_location(split, location, k, weights=weights, metric=metric)
+    location = (float(st.session_state["knn_ex_x"]), float(st.session_state["knn_ex_y"]))
+    try:
+        return knn.explain(split, settings, location, k)
+    except KnnError as error:
+        _error(error)
+        return None
 
 
 def _explain_panel(split: Split, explanation) -> None:
     with st.expander("Explain a point · add points", icon=":material/my_location:", expanded=explanation is not None):
-        st.toggle("Explain the vote at this location", key="explain")
+        st.toggle("Explain the vote at this location", key="knn_explain")
         left, right, add = st.columns([1, 1, 1.4])
-        left.number_input(f"x: {split.feature_names[0]}", key="ex_x", format="%.4g")
-        right.number_input(f"y: {split.feature_names[1]}", key="ex_y", format="%.4g")
-        if st.session_state.get("add_class", 0) >= split.n_classes:
-            st.session_state["add_class"] = 0
+        left.number_input(f"x: {fig.escape_markdown(split.feature_names[0])}", key="knn_ex_x", format="%.4g")
+        right.number_input(f"y: {fig.escape_markdown(split.feature_names[1])}", key="knn_ex_y", format="%.4g")
+        # The browser may send back the label of a class the new dataset lacks: keep the choice a class code.
+        keep_valid("knn_add_class", list(range(split.n_classes)), 0)
         with add:
-            st.selectbox("Class of an added point", range(split.n_classes), key="add_class",
+            st.selectbox("Class of an added point", range(split.n_classes), key="knn_add_class",
                          format_func=lambda code: split.class_names[code])
         buttons = st.columns(2)
         buttons[0].button("Add a training point at this location", on_click=_add_point, icon=":material/add:")
         buttons[1].button(f"Remove the {split.n_added} added point(s)", on_click=_clear_points,
                           disabled=split.n_added == 0, icon=":material/delete:")
+        if refused := st.session_state.get("knn_add_refused"):
+            st.error(fig.escape_markdown(refused))
         st.caption("Or click the plot: with clicks set to 'add', each click adds a point of the chosen class.")
         if explanation is None:
             return
-        counts = ", ".join(
-            f"{name}: {score:.3g}" for name, score in zip(split.class_names, explanation.scores) if score > 0
-        )
-        verdict = f"**{explanation.predicted_name}** (P = {explanation.proba[explanation.predicted]:.2f})"
-        vote_kind = "neighbour counts" if explanation.weights == "uniform" else "summed 1/distance weights"
-        st.markdown(f"The {explanation.k} nearest training points vote {counts} ({vote_kind}) → {verdict}.")
+        st.markdown(fig.explanation_text(explanation))
         if explanation.tie:
             st.warning(
                 "This location sits on a tie: equally distant points of different classes compete for the last place."
@@ -493,122 +443,106 @@ def _explain_panel(split: Split, explanation) -> None:
         st.caption("Distances are measured after scaling; coordinates are in the axis units.")
 
 
-def _cv_panel(split: Split, k: int, weights: str, metric: Metric) -> None:
-    folds = st.selectbox("Folds", FOLD_CHOICES, key="folds", help="cross_val_score's cv: unshuffled stratified folds.")
+def _cv_panel(split: Split, settings: KnnSettings, k: int) -> None:
+    folds = st.selectbox("Folds", FOLD_CHOICES, key="knn_folds",
+                         help="cross_val_score's cv: unshuffled stratified folds.")
     try:
         largest = max_cv_k(split.y_train, int(folds))
     except KnnError as error:
-        st.error(str(error))
+        _error(error)
         return
-    chosen = tuple(st.session_state.get("cvk", ()))
-    if len(chosen) != 2 or not 1 <= chosen[0] < chosen[1] <= largest:
-        st.session_state["cvk"] = (1, max(2, min(49, largest)))
-    low, high = st.slider("Range of K (odd values)", 1, max(2, largest), key="cvk")
-    ks = tuple(range(low | 1, high + 1, 2))
-    if not ks:
+    (low, high), note = knn.cv_k_range(tuple(st.session_state.get("knn_cvk", ())), largest)
+    st.session_state["knn_cvk"] = (low, high)  # written every run: a new slider range keeps the chosen one
+    if note:
+        st.caption(note)
+    low, high = st.slider("Range of K (odd values)", 1, max(2, largest), key="knn_cvk")
+    sized = knn.affordable_curve_ks(split, knn.odd_ks(low, high), split.n_train)
+    if not sized.ks:
         st.info("The range holds no odd K.")
         return
+    if sized.note:
+        st.warning(sized.note)
     try:
-        curve = _cv_curve(split, ks, weights, metric, int(folds))
-    except (KnnError, WorkTimeout) as error:
-        st.error(str(error))
+        curve = _cv_curve(split, settings, sized.ks, int(folds))
+    except KnnError as error:
+        _error(error)
         return
     best = curve.best_k
     left, right = st.columns([3, 1])
     with left:
-        show_figure(cv_figure(curve, k), "knn-cv-error", data=_cv_frame(curve), key="knn_cv")
+        show_figure(fig.cv_figure(curve, k), "knn-cv-error", data=fig.cv_frame(curve), key="knn_cv")
     with right:
         st.metric("Best K", best, help="Lowest mean error; the smallest K on equal errors.")
         st.metric("Its error", f"{curve.errors.min():.3f}")
         st.button(f"Use K = {best}", on_click=_apply_k, args=(best,), disabled=best == k, type="primary")
-        st.caption(
-            f"{curve.n_folds} folds × {len(ks)} values of K from {curve.n_folds} neighbour queries; equal to "
-            f"scikit-learn's `cross_val_score` (the scaler refitted per fold). {curve.delegated} predictions sat "
-            "on a tie and were settled by scikit-learn's own tie-breaking."
-        )
+        st.caption(fig.cv_caption(curve, fig.cv_band(curve)[2]))
 
 
-def _cv_frame(curve: CvCurve) -> pd.DataFrame:
-    frame = pd.DataFrame({"K": curve.ks, "mean error": curve.errors})
-    for fold in range(curve.n_folds):
-        frame[f"fold {fold + 1} error"] = curve.fold_errors[fold]
-    return frame
-
-
-def _learning_panel(split: Split, k: int, weights: str, metric: Metric) -> None:
-    low, high = st.session_state["cvk"]
-    ks = tuple(value for value in range(low | 1, high + 1, 2) if value <= split.n_train)
-    if not ks:
+def _learning_panel(split: Split, settings: KnnSettings, k: int) -> None:
+    low, high = st.session_state.get("knn_cvk", (1, 49))
+    sized = knn.affordable_curve_ks(split, knn.odd_ks(low, high, split.n_train), split.n_train + split.n_test)
+    if not sized.ks:
         return
-    curve = _learning_curve(split, ks, weights, metric)
-    frame = pd.DataFrame({"K": curve.ks, "training error": curve.train_errors, "test error": curve.test_errors})
-    show_figure(learning_figure(curve, k), "knn-learning-curve", data=frame, key="knn_learning")
-    st.caption(
-        "Training error counts each training point as its own neighbour, so K = 1 fits the training set; the gap "
-        "to the test error is the variance that a larger K trades for bias."
-    )
+    if sized.note:
+        st.warning(sized.note)
+    curve = _learning_curve(split, settings, sized.ks)
+    show_figure(fig.learning_figure(curve, k), "knn-learning-curve", data=fig.learning_frame(curve),
+                key="knn_learning")
+    st.caption(fig.learning_caption(curve))
 
 
-def _sweep_panel(split: Split, weights: str, metric: Metric) -> None:
+def _sweep_panel(split: Split, settings: KnnSettings) -> None:
     ks = tuple(sweep_ks(split.n_train))
     st.caption(
         f"One frame per K ({', '.join(map(str, ks))}) on a {SWEEP_RESOLUTION}×{SWEEP_RESOLUTION} grid, "
         "for presentations."
     )
-    if not st.toggle("Build the K-sweep animation", key="sweep_on"):
-        return
-    show_figure(_sweep(split, metric, weights, ks), "knn-k-sweep", key="knn_sweep")
+    if st.toggle("Build the K-sweep animation", key="knn_sweep_on"):
+        show_figure(_sweep(split, settings, ks), "knn-k-sweep", key="knn_sweep")
 
 
-def _compare_panel(split: Split, knn_figure, scores, seed: int) -> None:
+def _compare_panel(split: Split, knn_figure: go.Figure, scores, seed: int) -> None:
     left, right = st.columns(2)
-    unlimited = left.checkbox("Grow the tree to pure leaves", key="tree_full")
-    max_depth = None if unlimited else left.slider("Tree depth", 1, 20, 5, key="tree_depth")
-    n_trees = right.slider("Trees in the forest", 10, 300, 100, step=10, key="forest_trees")
-    if not st.toggle("Fit the tree and the forest", key="compare_on"):
+    unlimited = left.checkbox("Grow the tree to pure leaves", key="knn_tree_full")
+    max_depth = None if unlimited else left.slider("Tree depth", 1, 20, 5, key="knn_tree_depth")
+    n_trees = right.slider("Trees in the forest", 10, 300, 100, step=10, key="knn_forest_trees")
+    if not st.toggle("Fit the tree and the forest", key="knn_compare_on"):
         return
-    tree, forest = _tree_and_forest(split, max_depth, n_trees, seed)
+    grid, models = _tree_and_forest(split, max_depth, n_trees, seed)
+    titles = fig.compare_titles(scores.train_accuracy, scores.test_accuracy, models)
     columns = st.columns(3)
-    grid = make_grid(split, COMPARE_RESOLUTION)
-    panels = (
-        (f"KNN · train {scores.train_accuracy:.1%} · test {scores.test_accuracy:.1%}", None),
-        (f"{tree.name} · train {tree.train_accuracy:.1%} · test {tree.test_accuracy:.1%}", tree),
-        (f"{forest.name} · train {forest.train_accuracy:.1%} · test {forest.test_accuracy:.1%}", forest),
-    )
-    for column, (title, model) in zip(columns, panels):
+    with columns[0]:
+        st.markdown(titles[0])
+        st.plotly_chart(fig.small_copy(knn_figure, COMPARE_HEIGHT), key="knn_compare_knn",
+                        config=plotly_config("knn-compare-knn"))
+    for column, title, model in zip(columns[1:], titles[1:], models):
         with column:
-            st.markdown(f"**{title}**")
-            if model is None:
-                copy = go.Figure(knn_figure).update_layout(height=COMPARE_HEIGHT, title=None, showlegend=False)
-                st.plotly_chart(copy, key="knn_compare_knn", config=plotly_config("knn-compare-knn"))
-                continue
-            figure = boundary_figure(grid, model.labels, model.proba, split, title="", height=COMPARE_HEIGHT)
-            figure.update_layout(showlegend=False)
+            st.markdown(title)
             kind = model.name.split()[0].lower()
-            show_figure(figure, f"knn-compare-{kind}", key=f"knn_compare_{kind}")
+            show_figure(fig.model_figure(grid, model, split, COMPARE_HEIGHT), f"knn-compare-{kind}",
+                        key=f"knn_compare_{kind}")
     st.caption(
         "Trees split one feature at a time, hence the axis-parallel blocks; the forest averages trees grown on "
         "bootstrap samples."
     )
 
 
-def _scratch_panel(split: Split, k: int, weights: str, metric: Metric) -> None:
+def _scratch_panel(split: Split, settings: KnnSettings, k: int) -> None:
     st.caption(
         "The seed's KNN in plain numpy, one point at a time: every test point plus a "
         f"{SCRATCH_LATTICE}×{SCRATCH_LATTICE} lattice over the plot, compared with scikit-learn's predictions."
     )
-    if not st.toggle("Run the from-scratch KNN", key="scratch_on"):
+    if not st.toggle("Run the from-scratch KNN", key="knn_scratch_on"):
         return
-    comparison = _scratch(split, k, weights, metric)
+    comparison = _scratch(split, settings, k)
     columns = st.columns(4)
     columns[0].metric("Points compared", comparison.n_points)
     columns[1].metric("Disagreements", comparison.disagreements)
     columns[2].metric("…away from ties", comparison.disagreements_away_from_ties)
-    slowdown = comparison.scratch_seconds / max(comparison.sklearn_seconds, 1e-9)
-    columns[3].metric("Slower than scikit-learn", f"{slowdown:.0f}×")
+    columns[3].metric("Slower than scikit-learn", f"{comparison.slowdown:.0f}×")
     if comparison.disagreements_away_from_ties == 0:
         st.success(
-            f"The from-scratch KNN equals scikit-learn on all {comparison.n_points - comparison.ties} points away from "
+            f"The from-scratch KNN equals scikit-learn on all {comparison.points_away_from_ties} points away from "
             f"exact distance ties ({comparison.ties} points sit on one)."
         )
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ from sklearn import datasets as sk_datasets
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
+from services import budget
 from services.knn.errors import CsvError, DatasetError
 
 #: scikit-learn's bundled tables (offline), by the name the page uses.
@@ -36,8 +38,8 @@ DEFAULT_FEATURES = {
 }
 MIN_SAMPLES, MAX_SAMPLES = 20, 5000
 MAX_SYNTHETIC_CLASSES = 5
-MAX_CSV_BYTES = 20 * 1024 * 1024
-MAX_CSV_ROWS = 20_000
+MAX_CSV_BYTES = budget.KNN_MAX_CSV_BYTES
+MAX_CSV_ROWS = budget.KNN_MAX_CSV_ROWS
 MIN_CSV_ROWS = 10
 MAX_CLASSES = 20
 
@@ -198,7 +200,9 @@ def read_csv_table(raw: bytes, filename: str = "the file") -> pd.DataFrame:
     if not raw:
         raise CsvError(f"{filename} is empty.")
     if len(raw) > MAX_CSV_BYTES:
-        raise CsvError(f"{filename} is {len(raw) / 2**20:.0f} MB; the limit is {MAX_CSV_BYTES // 2**20} MB.")
+        # Rounded up, so a file over the limit never reads as the limit itself.
+        size = math.ceil(len(raw) / 2**20 * 10) / 10
+        raise CsvError(f"{filename} is {size:.1f} MB; the limit is {MAX_CSV_BYTES / 2**20:g} MB.")
     if b"\x00" in raw[:4096]:
         raise CsvError(f"{filename} looks like a binary file, not a CSV text table.")
     try:
@@ -232,12 +236,13 @@ def _parse_csv(text: str) -> pd.DataFrame:
 
 
 def numeric_columns(frame: pd.DataFrame) -> list[str]:
-    """Columns whose every non-missing value is a finite number or numeric text (good feature candidates)."""
+    """Columns whose every non-missing value is a number or numeric text (good feature candidates). An
+    infinite or huge value still counts, so choosing that column gives its own message, not a wrong one."""
     numeric = []
     for column in frame.columns:
         values = frame[column].dropna()
         coerced = pd.to_numeric(values, errors="coerce")
-        if len(values) and coerced.notna().all() and np.isfinite(coerced.to_numpy(dtype=float)).all():
+        if len(values) and coerced.notna().all():
             numeric.append(column)
     return numeric
 
@@ -309,7 +314,28 @@ def _numeric_column(frame: pd.DataFrame, column: str) -> pd.Series:
     if infinite.any():
         position = int(np.flatnonzero(infinite)[0])
         raise CsvError(f"Column {column!r} holds an infinite value in data row {position + 1}.")
+    check_feature_range(coerced.to_numpy(), column)
     return coerced
+
+
+def check_feature_range(values: np.ndarray, name: str) -> None:
+    """Refuse feature values a distance cannot square: beyond ``KNN_MAX_ABS_FEATURE`` the squares overflow to
+    inf (then NaN), and a non-zero spread below ``KNN_MIN_FEATURE_SPREAD`` underflows to 0 (every cell a tie)."""
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return
+    largest = float(np.abs(finite).max())
+    if largest > budget.KNN_MAX_ABS_FEATURE:
+        raise DatasetError(
+            f"{name!r} holds {largest:.3g}; distances square the features, so values must stay within "
+            f"±{budget.KNN_MAX_ABS_FEATURE:.0e}. Rescale the column (for example divide it by a power of ten)."
+        )
+    spread = float(finite.max() - finite.min())
+    if 0 < spread < budget.KNN_MIN_FEATURE_SPREAD:
+        raise DatasetError(
+            f"{name!r} varies by only {spread:.3g}; squared differences that small round to 0, so every "
+            f"distance would tie. Rescale the column so it varies by more than {budget.KNN_MIN_FEATURE_SPREAD:.0e}."
+        )
 
 
 def _tidy_labels(labels: pd.Series) -> pd.Series:

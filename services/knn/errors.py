@@ -25,3 +25,7 @@ class NeighbourCountError(KnnError):
 
 class SettingsError(KnnError):
     """A metric, weighting, scaling or model setting is not one the services support."""
+
+
+class WorkloadError(KnnError):
+    """The request would cost more than the per-request budget even after sizing it down."""

@@ -184,6 +184,17 @@ class LearningCurve:
     train_errors: np.ndarray
     test_errors: np.ndarray
     delegated: int
+    conflicting_points: int = 0  # training points sharing their coordinates with a point of another class
+
+
+def conflicting_points(X: np.ndarray, y: np.ndarray) -> int:
+    """Training points at a location that also holds a point of another class: no K fits all of those, so
+    the training error at K = 1 is not 0 when there are any."""
+    _, groups = np.unique(np.asarray(X, dtype=np.float64), axis=0, return_inverse=True)
+    groups = groups.ravel()
+    pairs = np.unique(np.column_stack([groups, np.asarray(y)]), axis=0)
+    classes_per_group = np.bincount(pairs[:, 0], minlength=groups.max() + 1)
+    return int((classes_per_group[groups] > 1).sum())
 
 
 def learning_curve(split: Split, ks: Sequence[int] = DEFAULT_KS, *, weights: str, metric: Metric) -> LearningCurve:
@@ -202,4 +213,7 @@ def learning_curve(split: Split, ks: Sequence[int] = DEFAULT_KS, *, weights: str
             curve.append(1.0 - np.mean(labels == truth))
             delegated += tied
         errors.append(np.array(curve))
-    return LearningCurve(ks=np.array(ks), train_errors=errors[0], test_errors=errors[1], delegated=delegated)
+    return LearningCurve(
+        ks=np.array(ks), train_errors=errors[0], test_errors=errors[1], delegated=delegated,
+        conflicting_points=conflicting_points(split.X_train, split.y_train),
+    )

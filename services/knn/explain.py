@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from services import budget
+from services.knn.errors import SettingsError
 from services.knn.neighbours import Metric, check_k, neighbour_table, vote_table, votes_at
 from services.knn.preprocess import Split
 
@@ -35,6 +37,11 @@ def explain_location(
 ) -> Explanation:
     """The same vote the boundary shows at this location, spelled out neighbour by neighbour."""
     k = check_k(k, split.n_train)
+    if not np.isfinite(location).all() or np.abs(location).max() > budget.KNN_MAX_ABS_FEATURE:
+        raise SettingsError(
+            f"The location ({location[0]:.3g}, {location[1]:.3g}) lies beyond ±{budget.KNN_MAX_ABS_FEATURE:.0e}, "
+            "where distances overflow; choose one nearer the data."
+        )
     point = split.scale(np.array([location], dtype=np.float64))
     table = neighbour_table(split.X_train, split.y_train, point, min(k + 1, split.n_train), metric, split.n_classes)
     votes = votes_at(vote_table(table, weights), k)

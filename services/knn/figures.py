@@ -1,27 +1,42 @@
-"""Plotly figures for the KNN page: shaded decision regions, curves, and the K-sweep animation.
+"""What the KNN page shows, built from plain data: figures, their download tables, captions and the text
+that spells out a vote.
 
 Regions use one heatmap whose value is ``class + confidence``: each class owns a band of the colour scale
 running from a pale tint (a split vote) to a stronger one (a unanimous vote), so one trace shows both the
 decision and how sure it is. Confidence is the winning probability rescaled so 1/n_classes -> 0 and 1 -> 1.
+The heatmap travels as one byte per cell (``region_codes``) and the click lattice as float32, because every
+rerun sends the figure to the browser again.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb, qualitative
 
 from services.knn.evaluation import CvCurve, LearningCurve
 from services.knn.explain import Explanation
 from services.knn.preprocess import Grid, Split
+from services.knn.trees import ModelBoundary
 
 PALETTE = [*qualitative.D3, *qualitative.Dark24[10:]]
 #: How far towards white the region tint goes at the lowest and the highest confidence.
 PALE, STRONG = 0.88, 0.5
 #: Spacing of the invisible hover-and-click targets, in grid cells (about 60 a side).
 LATTICE_TARGET = 60
+#: Train and test curves: Okabe-Ito blue and vermillion, told apart by colour-blind readers too.
+TRAIN_COLOR, TEST_COLOR = "#0072B2", "#D55E00"
+#: Characters that Markdown (and Streamlit's colour, icon and LaTeX directives) would interpret.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#!|~$:])")
+
+
+def escape_markdown(text: str) -> str:
+    """User text (a class or column name) shown literally inside ``st.markdown``: no links, images or HTML."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
 
 
 def class_colors(n_classes: int) -> list[str]:
@@ -54,13 +69,24 @@ def region_values(labels: np.ndarray, proba: np.ndarray, shape: tuple[int, int])
     return np.round(labels + 0.999 * confidence(proba), 3).reshape(shape)
 
 
+def region_levels(n_classes: int) -> int:
+    """Confidence steps per class in the one-byte encoding (all classes together fit in 0..255)."""
+    return max(1, min(32, 256 // n_classes))
+
+
+def region_codes(labels: np.ndarray, proba: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``region_values`` quantised to one byte per cell: class ``c`` owns codes ``c*L .. c*L + L-1``."""
+    levels = region_levels(proba.shape[1])
+    return np.floor(region_values(labels, proba, shape) * levels).astype(np.uint8)
+
+
 def region_trace(grid: Grid, labels: np.ndarray, proba: np.ndarray, n_classes: int) -> go.Heatmap:
     return go.Heatmap(
-        x=grid.xs,
-        y=grid.ys,
-        z=region_values(labels, proba, grid.shape),
+        x=grid.xs.astype(np.float32),
+        y=grid.ys.astype(np.float32),
+        z=region_codes(labels, proba, grid.shape),
         zmin=0,
-        zmax=n_classes,
+        zmax=n_classes * region_levels(n_classes),
         colorscale=region_colorscale(n_classes),
         showscale=False,
         hoverinfo="skip",
@@ -68,25 +94,34 @@ def region_trace(grid: Grid, labels: np.ndarray, proba: np.ndarray, n_classes: i
     )
 
 
-def lattice_trace(grid: Grid, labels: np.ndarray, proba: np.ndarray, class_names: Sequence[str]) -> go.Scatter:
-    """Invisible markers over the grid: hovering shows the vote there, clicking selects a location."""
+def lattice_traces(grid: Grid, labels: np.ndarray, proba: np.ndarray, class_names: Sequence[str]) -> list[go.Scatter]:
+    """Invisible markers over the grid, one trace per winning class: hovering shows the vote there, clicking
+    selects a location. Numbers only (float32), so the lattice costs a few bytes per marker."""
     step = max(1, len(grid.xs) // LATTICE_TARGET)
     rows = np.arange(0, len(grid.ys), step)
     columns = np.arange(0, len(grid.xs), step)
     cells = (rows[:, np.newaxis] * len(grid.xs) + columns[np.newaxis, :]).ravel()
-    names = np.asarray(class_names, dtype=object)[labels[cells]]
-    return go.Scatter(
-        x=grid.points_raw[cells, 0],
-        y=grid.points_raw[cells, 1],
-        mode="markers",
-        marker={"size": 8, "opacity": 0},
-        selected={"marker": {"opacity": 0}},
-        unselected={"marker": {"opacity": 0}},
-        customdata=np.column_stack([names, np.round(proba[cells].max(axis=1), 3)]),
-        hovertemplate="(%{x:.3g}, %{y:.3g})<br>vote: %{customdata[0]} (P = %{customdata[1]})<extra></extra>",
-        showlegend=False,
-        name="locations",
-    )
+    traces = []
+    for code, name in enumerate(class_names):
+        chosen = cells[labels[cells] == code]
+        if not len(chosen):
+            continue
+        traces.append(
+            go.Scatter(
+                x=grid.points_raw[chosen, 0].astype(np.float32),
+                y=grid.points_raw[chosen, 1].astype(np.float32),
+                mode="markers",
+                marker={"size": 8, "opacity": 0},
+                selected={"marker": {"opacity": 0}},
+                unselected={"marker": {"opacity": 0}},
+                customdata=proba[chosen].max(axis=1).astype(np.float32),
+                hovertemplate="(%{x:.3g}, %{y:.3g})<br>vote: %{meta} (P = %{customdata:.3f})<extra></extra>",
+                meta=str(name),
+                showlegend=False,
+                name="locations",
+            )
+        )
+    return traces
 
 
 def _points(split: Split, train_pred: np.ndarray | None, test_pred: np.ndarray | None) -> list[go.Scatter]:
@@ -174,7 +209,7 @@ def boundary_figure(
     height: int = 620,
 ) -> go.Figure:
     """Shaded regions, hover/click lattice, training/test/added points, misclassified rings, explanation."""
-    traces = [region_trace(grid, labels, proba, split.n_classes), lattice_trace(grid, labels, proba, split.class_names)]
+    traces = [region_trace(grid, labels, proba, split.n_classes), *lattice_traces(grid, labels, proba, split.class_names)]
     traces += _points(split, train_pred, test_pred)
     if explanation is not None:
         traces += _explanation_traces(explanation, split)
@@ -194,14 +229,14 @@ def boundary_figure(
 
 def cv_figure(curve: CvCurve, current_k: int) -> go.Figure:
     """Mean cross-validated error against K, the fold-to-fold spread, the best K and the current K."""
-    spread = curve.fold_errors.std(axis=0)
+    low, high, clipped = cv_band(curve)
     figure = go.Figure(
         [
             go.Scatter(
                 x=np.concatenate([curve.ks, curve.ks[::-1]]),
-                y=np.concatenate([curve.errors + spread, (curve.errors - spread)[::-1]]),
+                y=np.concatenate([high, low[::-1]]),
                 fill="toself", fillcolor="rgba(31,119,180,0.15)", line={"width": 0}, hoverinfo="skip",
-                name="± 1 s.d. across folds",
+                name="± 1 s.d. across folds" + (" (clipped to 0–1)" if clipped else ""),
             ),
             go.Scatter(
                 x=curve.ks, y=curve.errors, mode="lines+markers", name=f"mean {curve.n_folds}-fold error",
@@ -216,7 +251,7 @@ def cv_figure(curve: CvCurve, current_k: int) -> go.Figure:
     figure.add_vline(x=current_k, line_dash="dot", line_color="#555", annotation_text=f"K = {current_k}")
     figure.update_layout(
         title=f"{curve.n_folds}-fold cross-validated error against K",
-        xaxis_title="number of neighbours K",
+        xaxis={"title": "number of neighbours K", **_k_axis(curve.ks)},
         yaxis_title="misclassification error",
         height=380,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
@@ -228,20 +263,40 @@ def cv_figure(curve: CvCurve, current_k: int) -> go.Figure:
 def learning_figure(curve: LearningCurve, current_k: int) -> go.Figure:
     figure = go.Figure(
         [
-            go.Scatter(x=curve.ks, y=curve.train_errors, mode="lines+markers", name="training error"),
-            go.Scatter(x=curve.ks, y=curve.test_errors, mode="lines+markers", name="test error"),
+            go.Scatter(
+                x=curve.ks, y=curve.train_errors, mode="lines+markers", name="training error",
+                line={"color": TRAIN_COLOR, "dash": "dash"}, marker={"symbol": "circle"},
+            ),
+            go.Scatter(
+                x=curve.ks, y=curve.test_errors, mode="lines+markers", name="test error",
+                line={"color": TEST_COLOR}, marker={"symbol": "diamond"},
+            ),
         ]
     )
     figure.add_vline(x=current_k, line_dash="dot", line_color="#555", annotation_text=f"K = {current_k}")
     figure.update_layout(
         title="Training and test error against K",
-        xaxis_title="K  (← flexible, high variance · smooth, high bias →)",
+        xaxis={"title": "K  (← flexible, high variance · smooth, high bias →)", **_k_axis(curve.ks)},
         yaxis_title="misclassification error",
         height=380,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
         legend={"orientation": "h", "y": -0.25},
     )
     return figure
+
+
+def cv_band(curve: CvCurve) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Mean error ± one fold-to-fold standard deviation, kept inside [0, 1] (an error cannot leave it), and
+    whether any end had to be clipped."""
+    spread = curve.fold_errors.std(axis=0)
+    low, high = curve.errors - spread, curve.errors + spread
+    clipped = bool((low < 0).any() or (high > 1).any())
+    return np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0), clipped
+
+
+def _k_axis(ks: np.ndarray) -> dict:
+    """A K axis with at most about ten whole-number ticks, however wide the range."""
+    return {"tickformat": "d", "nticks": 10, "range": [0, int(np.max(ks)) + 1]}
 
 
 def sweep_figure(grid: Grid, sweep: Sequence[tuple[int, np.ndarray, np.ndarray]], split: Split) -> go.Figure:
@@ -251,7 +306,7 @@ def sweep_figure(grid: Grid, sweep: Sequence[tuple[int, np.ndarray, np.ndarray]]
     figure.frames = [
         go.Frame(
             name=str(k),
-            data=[go.Heatmap(z=region_values(labels, proba, grid.shape))],
+            data=[go.Heatmap(z=region_codes(labels, proba, grid.shape))],
             traces=[0],
             layout={"title": {"text": f"K = {k}"}},
         )
@@ -297,3 +352,91 @@ def sweep_figure(grid: Grid, sweep: Sequence[tuple[int, np.ndarray, np.ndarray]]
         ],
     )
     return figure
+
+
+def model_figure(grid: Grid, model: ModelBoundary, split: Split, height: int) -> go.Figure:
+    """A tree or forest boundary, drawn like the KNN one, for the side-by-side panels."""
+    figure = boundary_figure(grid, model.labels, model.proba, split, title="", height=height)
+    return figure.update_layout(showlegend=False)
+
+
+def small_copy(figure: go.Figure, height: int) -> go.Figure:
+    """The KNN boundary again at panel size, without title and legend."""
+    return go.Figure(figure).update_layout(height=height, title=None, showlegend=False)
+
+
+def grid_frame(grid: Grid, labels: np.ndarray, proba: np.ndarray, split: Split) -> pd.DataFrame:
+    """The boundary as a table: every grid cell, its predicted class and the probability of each class."""
+    names = split.feature_names
+    frame = pd.DataFrame({names[0]: grid.points_raw[:, 0], names[1]: grid.points_raw[:, 1]})
+    frame["predicted class"] = np.asarray(split.class_names, dtype=object)[labels]
+    for code, name in enumerate(split.class_names):
+        frame[f"P({name})"] = proba[:, code]
+    return frame
+
+
+def cv_frame(curve: CvCurve) -> pd.DataFrame:
+    frame = pd.DataFrame({"K": curve.ks, "mean error": curve.errors})
+    for fold in range(curve.n_folds):
+        frame[f"fold {fold + 1} error"] = curve.fold_errors[fold]
+    return frame
+
+
+def learning_frame(curve: LearningCurve) -> pd.DataFrame:
+    return pd.DataFrame({"K": curve.ks, "training error": curve.train_errors, "test error": curve.test_errors})
+
+
+def boundary_caption(resolution: int, depth: int, largest: int, reason: str, tie_count: int) -> str:
+    notes = [f"Grid {resolution}×{resolution}; one query at {depth} neighbours serves every K ≤ {largest}."]
+    if reason:
+        notes.append(reason)
+    if tie_count:
+        notes.append(
+            f"{tie_count:,} cells sit on a tie (equally distant points of different classes compete for the "
+            "K-th place); scikit-learn's own tie-breaking settles them."
+        )
+    return " ".join(notes)
+
+
+def cv_caption(curve: CvCurve, clipped: bool) -> str:
+    text = (
+        f"{curve.n_folds} folds × {len(curve.ks)} values of K from {curve.n_folds} neighbour queries; equal to "
+        f"scikit-learn's `cross_val_score` (the scaler refitted per fold). {curve.delegated} predictions sat "
+        "on a tie and were settled by scikit-learn's own tie-breaking."
+    )
+    if clipped:
+        text += " The ± 1 s.d. band is clipped to 0–1: an error rate cannot leave that range."
+    return text
+
+
+def learning_caption(curve: LearningCurve) -> str:
+    """Why training error at the smallest K is (or is not) zero, in the chart's own numbers."""
+    gap = "The gap to the test error is the variance that a larger K trades for bias."
+    if curve.ks[0] != 1:
+        return f"Training error counts each training point as its own neighbour. {gap}"
+    at_one = float(curve.train_errors[0])
+    if curve.conflicting_points == 0:
+        return f"Training error counts each training point as its own neighbour, so K = 1 fits the training set. {gap}"
+    return (
+        f"Training error counts each training point as its own neighbour, so K = 1 would fit the training set, "
+        f"but {curve.conflicting_points} training points share their exact coordinates with a point of another "
+        f"class: one spot, two labels, so no K can fit both, and the training error at K = 1 is {at_one:.3f}. {gap}"
+    )
+
+
+def explanation_text(explanation: Explanation) -> str:
+    """The vote at the explained location in one Markdown sentence; class names are escaped."""
+    counts = ", ".join(
+        f"{escape_markdown(name)}: {score:.3g}"
+        for name, score in zip(explanation.class_names, explanation.scores)
+        if score > 0
+    )
+    verdict = f"**{escape_markdown(explanation.predicted_name)}** (P = {explanation.proba[explanation.predicted]:.2f})"
+    vote_kind = "neighbour counts" if explanation.weights == "uniform" else "summed 1/distance weights"
+    return f"The {explanation.k} nearest training points vote {counts} ({vote_kind}) → {verdict}."
+
+
+def compare_titles(train_accuracy: float, test_accuracy: float, models: Sequence[ModelBoundary]) -> list[str]:
+    """Panel titles (Markdown) for KNN and each model: name, training and test accuracy."""
+    rows = [("KNN", train_accuracy, test_accuracy), *((m.name, m.train_accuracy, m.test_accuracy) for m in models)]
+    return [f"**{escape_markdown(name)} · train {train:.1%} · test {test:.1%}**" for name, train, test in rows]

@@ -138,6 +138,12 @@ def table_depth(k: int, n_train: int) -> int:
     return int(min(n_train, max(MIN_TABLE_DEPTH, 1 << int(k).bit_length())))
 
 
+def largest_k(depth: int, n_train: int) -> int:
+    """The largest K a table ``depth`` deep serves: the (K+1)-th neighbour is needed to see a tie, unless the
+    table already holds every training point."""
+    return depth - 1 if depth < n_train else depth
+
+
 @dataclass(frozen=True)
 class NeighbourTable:
     """The ``depth`` nearest training points of every query point, rank-major: row ``r`` holds every query's
@@ -319,13 +325,18 @@ class ExactPredictor:
         metric: Metric,
         n_classes: int,
     ) -> None:
-        self.train_X, self.train_y, self.eval_X = train_X, train_y, eval_X
+        # Equal query points get equal answers, so only the distinct ones are asked (coincident points would
+        # otherwise repeat the most expensive queries: a crowd of equally distant neighbours is read in full).
+        self.eval_X, self._inverse = np.unique(np.asarray(eval_X, dtype=np.float64), axis=0, return_inverse=True)
+        self._inverse = self._inverse.ravel()
+        self.train_X, self.train_y = train_X, train_y
         self.weights, self.metric, self.n_classes = check_weights(weights), metric, n_classes
         n_train = len(train_y)
         self.max_k = check_k(max_k, n_train)
         self._tree = build_tree(train_X, metric)
         self._classes, self._codes = np.unique(train_y, return_inverse=True)
-        table = neighbour_table(train_X, train_y, eval_X, min(max_k + 1, n_train), metric, n_classes, tree=self._tree)
+        depth = min(max_k + 1, n_train)
+        table = neighbour_table(train_X, train_y, self.eval_X, depth, metric, n_classes, tree=self._tree)
         self._votes = vote_table(table, weights)
 
     def _check(self, k: int) -> int:
@@ -338,6 +349,14 @@ class ExactPredictor:
 
     def votes(self, k: int) -> Votes:
         """Votes at K; points flagged in ``ties`` carry scikit-learn's label and probabilities."""
+        votes = self._distinct_votes(k)
+        at = self._inverse
+        return Votes(
+            k=k, weights=self.weights, scores=votes.scores[at], proba=votes.proba[at], labels=votes.labels[at],
+            ties=votes.ties[at],
+        )
+
+    def _distinct_votes(self, k: int) -> Votes:
         votes = votes_at(self._votes, self._check(k))
         rows = np.flatnonzero(votes.ties)
         if len(rows) == 0:
@@ -359,19 +378,23 @@ class ExactPredictor:
 
     def predict(self, k: int) -> tuple[np.ndarray, int]:
         """Labels at K, equal to scikit-learn's ``predict``, and how many of them rested on a tie."""
-        k = self._check(k)
+        labels, tied = self._distinct_predict(self._check(k))
+        return labels[self._inverse], int(tied[self._inverse].sum())
+
+    def _distinct_predict(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Labels of the distinct query points and which of them rested on a tie."""
         if self._brute_force(k) and self.weights == "distance" and self.metric.is_euclidean:
             # Brute-force euclidean distances come from a matrix-product shortcut, not bit-equal to the
             # KD-tree's, and distance weights see the difference: scikit-learn votes for every point here.
             with self._one_thread():
                 reference = classifier(k, self.weights, self.metric).fit(self.train_X, self.train_y)
-                return reference.predict(self.eval_X), len(self.eval_X)
+                return reference.predict(self.eval_X), np.ones(len(self.eval_X), dtype=bool)
         votes = votes_at(self._votes, k)
         rows = np.flatnonzero(votes.ties)
         if self.weights == "uniform" and len(rows):
             rows = rows[~_uniform_label_settled(self._votes, k, rows)]
         if len(rows) == 0:
-            return votes.labels, votes.tie_count
+            return votes.labels, votes.ties
         labels = votes.labels.copy()
         if self._brute_force(k):
             with self._one_thread():
@@ -381,7 +404,7 @@ class ExactPredictor:
             distances, indices = self._tree.query(self.eval_X[rows], k=k)
             codes = _sklearn_vote(self._codes[indices], distances, len(self._classes), self.weights)
             labels[rows] = self._classes[codes]
-        return labels, votes.tie_count
+        return labels, votes.ties
 
     def _one_thread(self):
         """Run scikit-learn's brute force on one OpenMP thread when that cannot change its answer: its

@@ -14,14 +14,15 @@ from sklearn.base import TransformerMixin
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from services.knn.datasets import Dataset
+from services import budget
+from services.knn.datasets import Dataset, check_feature_range
 from services.knn.errors import SettingsError, SplitError
 from services.knn.neighbours import table_bytes
 
 SCALINGS = ("none", "standard", "minmax")
 MIN_TEST_FRACTION, MAX_TEST_FRACTION = 0.1, 0.5
 #: Memory allowed for one grid's neighbour table with its running votes; beyond it the grid is made coarser.
-MAX_TABLE_BYTES = 256 * 2**20
+MAX_TABLE_BYTES = budget.KNN_MAX_TABLE_BYTES
 
 
 def make_scaler(scaling: str) -> TransformerMixin | None:
@@ -149,6 +150,10 @@ def _added_points(points: Sequence[tuple[float, float, int]], n_classes: int) ->
     array = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     if not np.isfinite(array).all():
         raise SplitError("An added point has a missing or infinite coordinate.")
+    if len(array) and np.abs(array[:, :2]).max() > budget.KNN_MAX_ABS_FEATURE:
+        raise SplitError(
+            f"An added point lies beyond ±{budget.KNN_MAX_ABS_FEATURE:.0e}, where distances overflow; remove it."
+        )
     codes = array[:, 2]
     if ((codes < 0) | (codes >= n_classes) | (codes != np.round(codes))).any():
         raise SplitError(f"An added point has a class code outside 0..{n_classes - 1}.")

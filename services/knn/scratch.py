@@ -83,6 +83,15 @@ class ScratchComparison:
     def disagreements_away_from_ties(self) -> int:
         return self.disagreements - self.disagreements_at_ties
 
+    @property
+    def points_away_from_ties(self) -> int:
+        return self.n_points - self.ties
+
+    @property
+    def slowdown(self) -> float:
+        """How many times longer the from-scratch loop took than scikit-learn."""
+        return self.scratch_seconds / max(self.sklearn_seconds, 1e-9)
+
 
 def compare_with_sklearn(
     X_train: np.ndarray,
