@@ -456,7 +456,7 @@ def _cv_panel(split: Split, settings: KnnSettings, k: int) -> None:
     if note:
         st.caption(note)
     low, high = st.slider("Range of K (odd values)", 1, max(2, largest), key="knn_cvk")
-    sized = knn.affordable_curve_ks(split, knn.odd_ks(low, high), split.n_train)
+    sized = knn.affordable_curve_ks(split, knn.odd_ks(low, high))
     if not sized.ks:
         st.info("The range holds no odd K.")
         return
@@ -480,7 +480,7 @@ def _cv_panel(split: Split, settings: KnnSettings, k: int) -> None:
 
 def _learning_panel(split: Split, settings: KnnSettings, k: int) -> None:
     low, high = st.session_state.get("knn_cvk", (1, 49))
-    sized = knn.affordable_curve_ks(split, knn.odd_ks(low, high, split.n_train), split.n_train + split.n_test)
+    sized = knn.affordable_curve_ks(split, knn.odd_ks(low, high, split.n_train), with_test=True)
     if not sized.ks:
         return
     if sized.note:

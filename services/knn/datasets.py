@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -200,9 +199,7 @@ def read_csv_table(raw: bytes, filename: str = "the file") -> pd.DataFrame:
     if not raw:
         raise CsvError(f"{filename} is empty.")
     if len(raw) > MAX_CSV_BYTES:
-        # Rounded up, so a file over the limit never reads as the limit itself.
-        size = math.ceil(len(raw) / 2**20 * 10) / 10
-        raise CsvError(f"{filename} is {size:.1f} MB; the limit is {MAX_CSV_BYTES / 2**20:g} MB.")
+        raise CsvError(f"{filename} is {_size_over(len(raw), MAX_CSV_BYTES)}; the limit is {MAX_CSV_BYTES / 2**20:g} MB.")
     if b"\x00" in raw[:4096]:
         raise CsvError(f"{filename} looks like a binary file, not a CSV text table.")
     try:
@@ -226,6 +223,14 @@ def read_csv_table(raw: bytes, filename: str = "the file") -> pd.DataFrame:
     if len(set(frame.columns)) != frame.shape[1]:
         raise CsvError(f"{filename} has repeated column names; rename them so each is unique.")
     return frame
+
+
+def _size_over(size: int, limit: int) -> str:
+    """A size over ``limit`` in words that never read as the limit itself: MB to one decimal, or the exact
+    byte count when that decimal would round down to the limit."""
+    if round(size / 2**20, 1) > limit / 2**20:
+        return f"{size / 2**20:.1f} MB"
+    return f"{size:,} bytes ({limit:,} bytes is {limit / 2**20:g} MB)"
 
 
 def _parse_csv(text: str) -> pd.DataFrame:

@@ -134,9 +134,11 @@ class SizedKs:
     note: str = ""
 
 
-def affordable_curve_ks(split: Split, ks: tuple[int, ...], n_queries: int) -> SizedKs:
-    """``ks``, cut to the first few when their tie re-queries would exceed the time budget."""
+def affordable_curve_ks(split: Split, ks: tuple[int, ...], *, with_test: bool = False) -> SizedKs:
+    """``ks``, cut to the first few when their tie re-queries would exceed the time budget. Only distinct
+    points are queried (``ExactPredictor``), so the training side counts its distinct locations."""
     crowd = split_crowding(split)
+    n_queries = crowd.distinct_points + (split.n_test if with_test else 0)
     fitting = affordable_ks(ks, n_queries, crowd)
     if len(fitting) == len(ks):
         return SizedKs(ks)
