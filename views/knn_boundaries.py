@@ -27,18 +27,6 @@ from services.knn import settings as knn
 from services.knn.settings import KnnSettings
 from views.catalog import PageInfo
 
-DATASET_LABELS = {
-    "iris": "Iris (pick 2 of 4 features)",
-    "wine": "Wine (pick 2 of 13 features)",
-    "breast_cancer": "Breast cancer (2 features or PCA)",
-    "moons": "Synthetic: two moons",
-    "circles": "Synthetic: circles",
-    "blobs": "Synthetic: blobs",
-    "xor": "Synthetic: XOR",
-    "spiral": "Synthetic: spiral",
-    "csv": "Upload a CSV",
-}
-SCALING_LABELS = {"none": "none", "standard": "standard (z-score)", "minmax": "min-max [0, 1]"}
 RESOLUTIONS = [100, 150, 200, 300]
 FOLD_CHOICES = [3, 5, 10]
 #: Side-by-side tree/forest panels and the animation use a coarser grid: three (or 25) figures at once.
@@ -46,11 +34,10 @@ COMPARE_RESOLUTION, SWEEP_RESOLUTION = 120, 100
 COMPARE_HEIGHT = 360
 #: The from-scratch check runs one point at a time: every test point plus a lattice of this many a side.
 SCRATCH_LATTICE = 30
-CLICK_ACTIONS = {"explain": "explain that location", "add": "add a training point there"}
 TABS = ["Cross-validation", "Learning curve", "K sweep", "Tree & forest", "From scratch"]
 
 PARAMS = [  # session keys carry the page prefix; the URL keeps the names links were shared with
-    Param("knn_data", "iris", choices=list(DATASET_LABELS), url="data"),
+    Param("knn_data", "iris", choices=list(fig.DATASET_LABELS), url="data"),
     Param("knn_view", "features", choices=list(VIEWS), url="view"),
     Param("knn_fx", DEFAULT_FEATURES["iris"][0], url="fx"),
     Param("knn_fy", DEFAULT_FEATURES["iris"][1], url="fy"),
@@ -70,31 +57,6 @@ PARAMS = [  # session keys carry the page prefix; the URL keeps the names links 
     Param("knn_cvk", (1, 49), url="cvk"),
 ]
 
-HOW_IT_WORKS = r"""
-**The vote.** For a location $x$, KNN finds the $K$ training points nearest to $x$ (the set $\mathcal{A}$)
-and estimates $P(y=j \mid x) = \frac{1}{K}\sum_{i\in\mathcal{A}} I(y^{(i)}=j)$; with *distance* weights each
-neighbour counts $1/d(x, x^{(i)})$ instead of 1. The colour of a region is the winning class; its strength
-is the winning probability (pale = split vote, strong = unanimous).
-
-**One query, every K.** The $K$ nearest points are the first $K$ of the $K_{max}$ nearest. The page asks a
-KD-tree once for the nearest $K_{max}$ training points of every grid cell (the next power of two above
-$K$), keeps running class totals along the neighbour ranks, and reads the vote at any $K \le K_{max}$ as one
-row of those totals: moving the slider never searches again. The 10-fold cross-validation uses the same
-trick: one query per fold, all 25 odd $K$ read off it.
-
-**Exactly scikit-learn.** Distances come from scikit-learn's own KD-tree and votes are added in the same
-order, so labels equal `KNeighborsClassifier.predict` and probabilities equal `predict_proba` (weighted
-votes to the last few bits, which differ between CPUs). The one freedom is which of several *equally
-distant* points fill the last places. Cells where that choice could change the vote are counted as ties and
-settled the way scikit-learn settles them (the same KD-tree asked for exactly $K$ neighbours), and the
-cross-validation does the same, so it makes the same predictions as `cross_val_score` and its errors agree
-to rounding (10⁻¹²).
-
-**What the seed teaches.** Small $K$: jagged, high-variance boundaries; large $K$: smooth, biased ones.
-Choose $K$ by cross-validation over odd $K$ (odd avoids two-class draws), scale features so no unit
-dominates the distance (the scaler is fitted on training points only), and $K$ cannot exceed the number of
-training points.
-"""
 
 
 # ---------------------------------------------------------------- cached seam (services do the work)
@@ -170,12 +132,12 @@ def _error(error: KnnError) -> None:
 
 def _data_controls() -> tuple[Dataset | None, str]:
     """The dataset the controls describe (None after showing why it cannot be built) and a name for it."""
-    source = st.selectbox("Dataset", list(DATASET_LABELS), key="knn_data", format_func=DATASET_LABELS.get)
+    source = st.selectbox("Dataset", list(fig.DATASET_LABELS), key="knn_data", format_func=fig.DATASET_LABELS.get)
     if source == "csv":
         return _csv_controls()
     if source in TABLE_LOADERS:
         view = st.radio("View", list(VIEWS), key="knn_view", horizontal=True,
-                        format_func={"features": "two features", "pca": "2-D PCA of all features"}.get)
+                        format_func=fig.VIEW_LABELS.get)
         if view == "pca":
             spec = DatasetSpec(source, view="pca")
         else:
@@ -248,15 +210,15 @@ def _vote_controls() -> tuple[KnnSettings, int]:
     st.subheader("Split and scaling")
     test_fraction = st.slider("Test fraction", 0.1, 0.5, step=0.01, key="knn_test")
     seed = int(st.number_input("Split seed", 0, 99_999, step=1, key="knn_seed"))
-    scaling = st.radio("Scaling", list(SCALINGS), key="knn_scale", format_func=SCALING_LABELS.get, horizontal=True)
+    scaling = st.radio("Scaling", list(SCALINGS), key="knn_scale", format_func=fig.SCALING_LABELS.get, horizontal=True)
     st.subheader("Vote")
     weights = st.radio("Weights", list(WEIGHTS), key="knn_weights", horizontal=True,
-                       format_func={"uniform": "uniform", "distance": "1 / distance"}.get)
+                       format_func=fig.WEIGHT_LABELS.get)
     metric_name = st.selectbox("Metric", list(METRICS), key="knn_metric")
     p = float(st.slider("Minkowski p", 1.0, 10.0, step=0.5, key="knn_p")) if metric_name == "minkowski" else 2.0
     st.subheader("Display")
     resolution = st.select_slider("Grid resolution (cells a side)", RESOLUTIONS, key="knn_res")
-    st.radio("Clicking the plot will", list(CLICK_ACTIONS), key="knn_click", format_func=CLICK_ACTIONS.get)
+    st.radio("Clicking the plot will", list(fig.CLICK_ACTIONS), key="knn_click", format_func=fig.CLICK_ACTIONS.get)
     settings = KnnSettings(float(test_fraction), seed, scaling, weights, Metric(metric_name, p))
     return settings, int(resolution)
 
@@ -313,14 +275,7 @@ def _apply_k(k: int) -> None:
 
 
 def render() -> None:
-    page_header(
-        INFO.title,
-        "Watch the K-nearest-neighbour vote carve up the plane: small K follows every point, large K smooths "
-        "over them. Every K is live, the cross-validated error says which K to trust, and any location can "
-        "be explained neighbour by neighbour.",
-        HOW_IT_WORKS,
-        icon=INFO.icon,
-    )
+    page_header(INFO.title, fig.INTRO, fig.HOW_IT_WORKS, icon=INFO.icon)
     restore(PARAMS)
     st.session_state.setdefault("knn_added", [])
     controls, main = st.columns([1, 2.8], gap="medium")
@@ -493,10 +448,7 @@ def _learning_panel(split: Split, settings: KnnSettings, k: int) -> None:
 
 def _sweep_panel(split: Split, settings: KnnSettings) -> None:
     ks = tuple(sweep_ks(split.n_train))
-    st.caption(
-        f"One frame per K ({', '.join(map(str, ks))}) on a {SWEEP_RESOLUTION}×{SWEEP_RESOLUTION} grid, "
-        "for presentations."
-    )
+    st.caption(fig.sweep_caption(ks, SWEEP_RESOLUTION))
     if st.toggle("Build the K-sweep animation", key="knn_sweep_on"):
         show_figure(_sweep(split, settings, ks), "knn-k-sweep", key="knn_sweep")
 
@@ -521,17 +473,11 @@ def _compare_panel(split: Split, knn_figure: go.Figure, scores, seed: int) -> No
             kind = model.name.split()[0].lower()
             show_figure(fig.model_figure(grid, model, split, COMPARE_HEIGHT), f"knn-compare-{kind}",
                         key=f"knn_compare_{kind}")
-    st.caption(
-        "Trees split one feature at a time, hence the axis-parallel blocks; the forest averages trees grown on "
-        "bootstrap samples."
-    )
+    st.caption(fig.COMPARE_CAPTION)
 
 
 def _scratch_panel(split: Split, settings: KnnSettings, k: int) -> None:
-    st.caption(
-        "The seed's KNN in plain numpy, one point at a time: every test point plus a "
-        f"{SCRATCH_LATTICE}×{SCRATCH_LATTICE} lattice over the plot, compared with scikit-learn's predictions."
-    )
+    st.caption(fig.scratch_caption(SCRATCH_LATTICE))
     if not st.toggle("Run the from-scratch KNN", key="knn_scratch_on"):
         return
     comparison = _scratch(split, settings, k)
@@ -540,13 +486,8 @@ def _scratch_panel(split: Split, settings: KnnSettings, k: int) -> None:
     columns[1].metric("Disagreements", comparison.disagreements)
     columns[2].metric("…away from ties", comparison.disagreements_away_from_ties)
     columns[3].metric("Slower than scikit-learn", f"{comparison.slowdown:.0f}×")
-    if comparison.disagreements_away_from_ties == 0:
-        st.success(
-            f"The from-scratch KNN equals scikit-learn on all {comparison.points_away_from_ties} points away from "
-            f"exact distance ties ({comparison.ties} points sit on one)."
-        )
-    else:
-        st.error(f"{comparison.disagreements_away_from_ties} disagreements away from ties: this is a bug.")
+    agrees, verdict = fig.scratch_verdict(comparison)
+    (st.success if agrees else st.error)(verdict)
 
 
 INFO = PageInfo(

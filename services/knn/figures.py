@@ -21,6 +21,7 @@ from plotly.colors import hex_to_rgb, qualitative
 from services.knn.evaluation import CvCurve, LearningCurve
 from services.knn.explain import Explanation
 from services.knn.preprocess import Grid, Split
+from services.knn.scratch import ScratchComparison
 from services.knn.trees import ModelBoundary
 
 PALETTE = [*qualitative.D3, *qualitative.Dark24[10:]]
@@ -33,6 +34,61 @@ LATTICE_TARGET = 40
 TRAIN_COLOR, TEST_COLOR = "#0072B2", "#D55E00"
 #: Characters that Markdown (and Streamlit's colour, icon and LaTeX directives) would interpret.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#!|~$:])")
+
+
+#: Names of the page's choices as a person reads them.
+DATASET_LABELS = {
+    "iris": "Iris (pick 2 of 4 features)",
+    "wine": "Wine (pick 2 of 13 features)",
+    "breast_cancer": "Breast cancer (2 features or PCA)",
+    "moons": "Synthetic: two moons",
+    "circles": "Synthetic: circles",
+    "blobs": "Synthetic: blobs",
+    "xor": "Synthetic: XOR",
+    "spiral": "Synthetic: spiral",
+    "csv": "Upload a CSV",
+}
+SCALING_LABELS = {"none": "none", "standard": "standard (z-score)", "minmax": "min-max [0, 1]"}
+VIEW_LABELS = {"features": "two features", "pca": "2-D PCA of all features"}
+WEIGHT_LABELS = {"uniform": "uniform", "distance": "1 / distance"}
+CLICK_ACTIONS = {"explain": "explain that location", "add": "add a training point there"}
+
+INTRO = (
+    "Watch the K-nearest-neighbour vote carve up the plane: small K follows every point, large K smooths "
+    "over them. Every K is live, the cross-validated error says which K to trust, and any location can "
+    "be explained neighbour by neighbour."
+)
+COMPARE_CAPTION = (
+    "Trees split one feature at a time, hence the axis-parallel blocks; the forest averages trees grown on "
+    "bootstrap samples."
+)
+
+#: The page's "how it works" text (Markdown with LaTeX).
+HOW_IT_WORKS = r"""
+**The vote.** For a location $x$, KNN finds the $K$ training points nearest to $x$ (the set $\mathcal{A}$)
+and estimates $P(y=j \mid x) = \frac{1}{K}\sum_{i\in\mathcal{A}} I(y^{(i)}=j)$; with *distance* weights each
+neighbour counts $1/d(x, x^{(i)})$ instead of 1. The colour of a region is the winning class; its strength
+is the winning probability (pale = split vote, strong = unanimous).
+
+**One query, every K.** The $K$ nearest points are the first $K$ of the $K_{max}$ nearest. The page asks a
+KD-tree once for the nearest $K_{max}$ training points of every grid cell (the next power of two above
+$K$), keeps running class totals along the neighbour ranks, and reads the vote at any $K \le K_{max}$ as one
+row of those totals: moving the slider never searches again. The 10-fold cross-validation uses the same
+trick: one query per fold, all 25 odd $K$ read off it.
+
+**Exactly scikit-learn.** Distances come from scikit-learn's own KD-tree and votes are added in the same
+order, so labels equal `KNeighborsClassifier.predict` and probabilities equal `predict_proba` (weighted
+votes to the last few bits, which differ between CPUs). The one freedom is which of several *equally
+distant* points fill the last places. Cells where that choice could change the vote are counted as ties and
+settled the way scikit-learn settles them (the same KD-tree asked for exactly $K$ neighbours), and the
+cross-validation does the same, so it makes the same predictions as `cross_val_score` and its errors agree
+to rounding (10⁻¹²).
+
+**What the seed teaches.** Small $K$: jagged, high-variance boundaries; large $K$: smooth, biased ones.
+Choose $K$ by cross-validation over odd $K$ (odd avoids two-class draws), scale features so no unit
+dominates the distance (the scaler is fitted on training points only), and $K$ cannot exceed the number of
+training points.
+"""
 
 
 def escape_markdown(text: str) -> str:
@@ -441,3 +497,24 @@ def compare_titles(train_accuracy: float, test_accuracy: float, models: Sequence
     """Panel titles (Markdown) for KNN and each model: name, training and test accuracy."""
     rows = [("KNN", train_accuracy, test_accuracy), *((m.name, m.train_accuracy, m.test_accuracy) for m in models)]
     return [f"**{escape_markdown(name)} · train {train:.1%} · test {test:.1%}**" for name, train, test in rows]
+
+
+def sweep_caption(ks: Sequence[int], resolution: int) -> str:
+    return f"One frame per K ({', '.join(map(str, ks))}) on a {resolution}×{resolution} grid, for presentations."
+
+
+def scratch_caption(lattice: int) -> str:
+    return (
+        "The seed's KNN in plain numpy, one point at a time: every test point plus a "
+        f"{lattice}×{lattice} lattice over the plot, compared with scikit-learn's predictions."
+    )
+
+
+def scratch_verdict(comparison: ScratchComparison) -> tuple[bool, str]:
+    """Whether the from-scratch KNN agrees with scikit-learn away from ties, and the sentence that says so."""
+    if comparison.disagreements_away_from_ties == 0:
+        return True, (
+            f"The from-scratch KNN equals scikit-learn on all {comparison.points_away_from_ties} points away from "
+            f"exact distance ties ({comparison.ties} points sit on one)."
+        )
+    return False, f"{comparison.disagreements_away_from_ties} disagreements away from ties: this is a bug."

@@ -1,0 +1,62 @@
+"""The KNN presenter: compact region codes, the clipped CV band, captions that tell the truth, escaping."""
+
+import numpy as np
+import plotly.io as pio
+import pytest
+
+from services.knn import CvCurve, DatasetSpec, LearningCurve, load_dataset
+from services.knn import figures as fig
+from services.knn.evaluation import conflicting_points
+from services.knn.settings import KnnSettings, grid_votes, make_split, plan_boundary, split_learning_curve
+
+
+@pytest.fixture(scope="module")
+def iris_split():
+    return make_split(load_dataset(DatasetSpec("iris")), KnnSettings())
+
+
+def test_region_codes_keep_each_class_in_its_band():
+    proba = np.array([[1.0, 0.0, 0.0], [0.2, 0.3, 0.5], [1 / 3, 1 / 3, 1 / 3]])
+    codes = fig.region_codes(np.array([0, 2, 0]), proba, (1, 3))
+    levels = fig.region_levels(3)
+    assert codes.dtype == np.uint8
+    assert codes.tolist() == np.floor(fig.region_values(np.array([0, 2, 0]), proba, (1, 3)) * levels).tolist()
+    assert codes[0, 0] == levels - 1 and 2 * levels <= codes[0, 1] < 3 * levels and codes[0, 2] == 0
+    assert fig.region_levels(20) * 20 <= 256
+
+
+def test_boundary_figure_is_compact(iris_split):
+    plan = plan_boundary(iris_split, 7, 200)
+    grid, predictor = grid_votes(iris_split, KnnSettings(), plan.resolution, plan.depth)
+    votes = predictor.votes(7)
+    figure = fig.boundary_figure(grid, votes.labels, votes.proba, iris_split, title="t")
+    assert len(pio.to_json(figure, validate=False)) < 150_000  # was ~600 KB: floats as JSON text, 60² lattice
+    frame = fig.grid_frame(grid, votes.labels, votes.proba, iris_split)
+    assert len(frame) == 200 * 200 and set(frame["predicted class"]) <= set(iris_split.class_names)
+
+
+def test_cv_band_is_clipped_and_says_so():
+    curve = CvCurve(ks=np.array([1, 3]), errors=np.array([0.02, 0.5]),
+                    fold_errors=np.array([[0.0, 0.5], [0.06, 0.5], [0.0, 0.5]]), n_folds=3, delegated=0)
+    low, high, clipped = fig.cv_band(curve)
+    assert clipped and low.min() == 0.0 and high.max() <= 1.0
+    figure = fig.cv_figure(curve, 1)
+    assert figure.data[0].name.endswith("(clipped to 0–1)") and min(figure.data[0].y) >= 0
+    assert "clipped to 0–1" in fig.cv_caption(curve, clipped)
+
+
+def test_learning_caption_matches_the_training_error_at_k1(iris_split):
+    curve = split_learning_curve(iris_split, KnnSettings(), (1, 3, 5))
+    shared = conflicting_points(iris_split.X_train, iris_split.y_train)
+    assert curve.conflicting_points == shared > 0  # iris's sepal plane: species sharing a spot
+    caption = fig.learning_caption(curve)
+    assert f"{curve.train_errors[0]:.3f}" in caption and f"{shared} training points" in caption
+    clean = LearningCurve(ks=np.array([1, 3]), train_errors=np.zeros(2), test_errors=np.ones(2), delegated=0)
+    assert "so K = 1 fits the training set." in fig.learning_caption(clean)
+    figure = fig.learning_figure(curve, 3)
+    assert figure.data[0].line.color != figure.data[1].line.color
+
+
+def test_escape_markdown_neutralises_links_images_and_directives():
+    escaped = fig.escape_markdown("![t](http://attacker.example/t.png) :red[x] <b>$x$</b> a_b")
+    assert "![" not in escaped.replace("\\!\\[", "") and "\\<b\\>" in escaped and "\\$x\\$" in escaped
