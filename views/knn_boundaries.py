@@ -394,7 +394,7 @@ def _explain_panel(split: Split, explanation) -> None:
             st.warning(
                 "This location sits on a tie: equally distant points of different classes compete for the last place."
             )
-        st.dataframe(explanation.neighbours, hide_index=True, height=min(400, 38 + 35 * explanation.k))
+        st.dataframe(explanation.neighbours, hide_index=True, height=fig.table_height(explanation.k))
         st.caption("Distances are measured after scaling; coordinates are in the axis units.")
 
 
@@ -428,7 +428,7 @@ def _cv_panel(split: Split, settings: KnnSettings, k: int) -> None:
         show_figure(fig.cv_figure(curve, k), "knn-cv-error", data=fig.cv_frame(curve), key="knn_cv")
     with right:
         st.metric("Best K", best, help="Lowest mean error; the smallest K on equal errors.")
-        st.metric("Its error", f"{curve.errors.min():.3f}")
+        st.metric("Its error", f"{curve.best_error:.3f}")
         st.button(f"Use K = {best}", on_click=_apply_k, args=(best,), disabled=best == k, type="primary")
         st.caption(fig.cv_caption(curve, fig.cv_band(curve)[2]))
 

@@ -106,6 +106,10 @@ class CvCurve:
         """The K with the lowest error; the smallest such K on equal errors (the seed's ``MSE.index(min(MSE))``)."""
         return int(self.ks[int(np.argmin(self.errors))])
 
+    @property
+    def best_error(self) -> float:
+        return float(self.errors.min())
+
 
 def fold_indices(y: np.ndarray, n_folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The folds ``cross_val_score(..., cv=n_folds)`` uses for a classifier: unshuffled stratified folds."""

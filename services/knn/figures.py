@@ -518,3 +518,8 @@ def scratch_verdict(comparison: ScratchComparison) -> tuple[bool, str]:
             f"exact distance ties ({comparison.ties} points sit on one)."
         )
     return False, f"{comparison.disagreements_away_from_ties} disagreements away from ties: this is a bug."
+
+
+def table_height(rows: int) -> int:
+    """Pixel height of a dataframe showing ``rows`` rows (a header and 35 px a row), at most 400."""
+    return min(400, 38 + 35 * rows)
