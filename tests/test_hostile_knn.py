@@ -168,9 +168,10 @@ HOSTILE_LABELS = [
 
 @pytest.mark.parametrize("label", HOSTILE_LABELS)
 def test_class_names_reach_markdown_escaped(label):
+    import numpy as np
+
     from services.knn import Dataset, split_dataset
     from services.knn.settings import KnnSettings, explain
-    import numpy as np
 
     rng = np.random.default_rng(0)
     dataset = Dataset("t", rng.normal(size=(60, 2)), np.arange(60) % 2, (label, "other"), ("x", "y"))

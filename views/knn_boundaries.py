@@ -18,9 +18,30 @@ from components.heavy import run_heavy
 from components.page_header import page_header
 from components.url_state import Param, keep_valid, publish, restore
 from services.knn import (
-    DEFAULT_FEATURES, METRICS, SCALINGS, TABLE_LOADERS, VIEWS, WEIGHTS, CsvError, CvCurve, Dataset, DatasetSpec,
-    KnnError, LearningCurve, Metric, ScratchComparison, Split, dataset_from_frame, load_dataset,
-    make_grid, max_cv_k, numeric_columns, read_csv_table, sweep_ks, table_features, tree_and_forest,
+    DEFAULT_FEATURES,
+    METRICS,
+    SCALINGS,
+    TABLE_LOADERS,
+    VIEWS,
+    WEIGHTS,
+    CsvError,
+    CvCurve,
+    Dataset,
+    DatasetSpec,
+    KnnError,
+    LearningCurve,
+    Metric,
+    ScratchComparison,
+    Split,
+    dataset_from_frame,
+    load_dataset,
+    make_grid,
+    max_cv_k,
+    numeric_columns,
+    read_csv_table,
+    sweep_ks,
+    table_features,
+    tree_and_forest,
 )
 from services.knn import figures as fig
 from services.knn import settings as knn

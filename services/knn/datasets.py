@@ -199,7 +199,8 @@ def read_csv_table(raw: bytes, filename: str = "the file") -> pd.DataFrame:
     if not raw:
         raise CsvError(f"{filename} is empty.")
     if len(raw) > MAX_CSV_BYTES:
-        raise CsvError(f"{filename} is {_size_over(len(raw), MAX_CSV_BYTES)}; the limit is {MAX_CSV_BYTES / 2**20:g} MB.")
+        limit = f"{MAX_CSV_BYTES / 2**20:g} MB"
+        raise CsvError(f"{filename} is {_size_over(len(raw), MAX_CSV_BYTES)}; the limit is {limit}.")
     if b"\x00" in raw[:4096]:
         raise CsvError(f"{filename} looks like a binary file, not a CSV text table.")
     try:

@@ -266,7 +266,8 @@ def boundary_figure(
     height: int = 620,
 ) -> go.Figure:
     """Shaded regions, hover/click lattice, training/test/added points, misclassified rings, explanation."""
-    traces = [region_trace(grid, labels, proba, split.n_classes), *lattice_traces(grid, labels, proba, split.class_names)]
+    traces = [region_trace(grid, labels, proba, split.n_classes)]
+    traces += lattice_traces(grid, labels, proba, split.class_names)
     traces += _points(split, train_pred, test_pred)
     if explanation is not None:
         traces += _explanation_traces(explanation, split)

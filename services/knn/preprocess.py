@@ -15,7 +15,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from services import budget
-from services.knn.datasets import Dataset, check_feature_range
+from services.knn.datasets import Dataset
 from services.knn.errors import SettingsError, SplitError
 from services.knn.neighbours import table_bytes
 

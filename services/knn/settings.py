@@ -14,8 +14,8 @@ import numpy as np
 from services import budget
 from services.knn.datasets import Dataset
 from services.knn.errors import NeighbourCountError, SettingsError
-from services.knn.explain import Explanation, explain_location
 from services.knn.evaluation import CvCurve, LearningCurve, SplitPredictors, cv_error_curve, learning_curve
+from services.knn.explain import Explanation, explain_location
 from services.knn.neighbours import (
     ExactPredictor,
     Metric,

@@ -46,7 +46,8 @@ def tree_and_forest(
             RandomForestClassifier(n_estimators=n_trees, max_depth=max_depth, random_state=seed, n_jobs=1),
         ),
     )
-    return tuple(_boundary(name, model, split, grid) for name, model in models)
+    (tree_name, tree), (forest_name, forest) = models
+    return _boundary(tree_name, tree, split, grid), _boundary(forest_name, forest, split, grid)
 
 
 def _boundary(name: str, model, split: Split, grid: Grid) -> ModelBoundary:
