@@ -17,35 +17,8 @@ from components.figure_export import figure_downloads, plotly_config, show_figur
 from components.heavy import run_heavy
 from components.page_header import page_header
 from components.url_state import Param, keep_valid, publish, restore
-from services.knn import (
-    DEFAULT_FEATURES,
-    METRICS,
-    SCALINGS,
-    TABLE_LOADERS,
-    VIEWS,
-    WEIGHTS,
-    CsvError,
-    CvCurve,
-    Dataset,
-    DatasetSpec,
-    KnnError,
-    LearningCurve,
-    Metric,
-    ScratchComparison,
-    Split,
-    dataset_from_frame,
-    load_dataset,
-    make_grid,
-    max_cv_k,
-    numeric_columns,
-    read_csv_table,
-    sweep_ks,
-    table_features,
-    tree_and_forest,
-)
+from services import knn
 from services.knn import figures as fig
-from services.knn import settings as knn
-from services.knn.settings import KnnSettings
 from views.catalog import PageInfo
 
 RESOLUTIONS = [100, 150, 200, 300]
@@ -59,19 +32,19 @@ TABS = ["Cross-validation", "Learning curve", "K sweep", "Tree & forest", "From 
 
 PARAMS = [  # session keys carry the page prefix; the URL keeps the names links were shared with
     Param("knn_data", "iris", choices=list(fig.DATASET_LABELS), url="data"),
-    Param("knn_view", "features", choices=list(VIEWS), url="view"),
-    Param("knn_fx", DEFAULT_FEATURES["iris"][0], url="fx"),
-    Param("knn_fy", DEFAULT_FEATURES["iris"][1], url="fy"),
+    Param("knn_view", "features", choices=list(knn.VIEWS), url="view"),
+    Param("knn_fx", knn.DEFAULT_FEATURES["iris"][0], url="fx"),
+    Param("knn_fy", knn.DEFAULT_FEATURES["iris"][1], url="fy"),
     Param("knn_n", 300, low=20, high=5000, url="n"),
     Param("knn_noise", 0.2, low=0.0, high=1.0, url="noise"),
     Param("knn_classes", 3, low=2, high=5, url="classes"),
     Param("knn_dseed", 0, low=0, high=99_999, url="dseed"),
     Param("knn_test", 0.33, low=0.1, high=0.5, url="test"),
     Param("knn_seed", 42, low=0, high=99_999, url="seed"),
-    Param("knn_scale", "none", choices=list(SCALINGS), url="scale"),
+    Param("knn_scale", "none", choices=list(knn.SCALINGS), url="scale"),
     Param("knn_k", 7, low=1, high=20_000, url="k"),
-    Param("knn_weights", "uniform", choices=list(WEIGHTS), url="weights"),
-    Param("knn_metric", "euclidean", choices=list(METRICS), url="metric"),
+    Param("knn_weights", "uniform", choices=list(knn.WEIGHTS), url="weights"),
+    Param("knn_metric", "euclidean", choices=list(knn.METRICS), url="metric"),
     Param("knn_p", 3.0, low=1.0, high=10.0, url="p"),
     Param("knn_res", 200, choices=RESOLUTIONS, url="res"),
     Param("knn_folds", 10, choices=FOLD_CHOICES, url="folds"),
@@ -84,99 +57,99 @@ PARAMS = [  # session keys carry the page prefix; the URL keeps the names links 
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _builtin_dataset(spec: DatasetSpec) -> Dataset:
-    return load_dataset(spec)
+def _builtin_dataset(spec: knn.DatasetSpec) -> knn.Dataset:
+    return knn.load_dataset(spec)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _csv_frame(raw: bytes, filename: str) -> pd.DataFrame:
-    return read_csv_table(raw, filename)
+    return knn.read_csv_table(raw, filename)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _csv_dataset(raw: bytes, filename: str, x: str, y: str, label: str, drop_missing: bool) -> Dataset:
-    return dataset_from_frame(_csv_frame(raw, filename), x, y, label, drop_missing=drop_missing, name=filename)
+def _csv_dataset(raw: bytes, filename: str, x: str, y: str, label: str, drop_missing: bool) -> knn.Dataset:
+    return knn.dataset_from_frame(_csv_frame(raw, filename), x, y, label, drop_missing=drop_missing, name=filename)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _split(dataset: Dataset, settings: KnnSettings) -> Split:
+def _split(dataset: knn.Dataset, settings: knn.KnnSettings) -> knn.Split:
     return knn.make_split(dataset, settings)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _plan(split: Split, k: int, resolution: int) -> knn.BoundaryPlan:
+def _plan(split: knn.Split, k: int, resolution: int) -> knn.BoundaryPlan:
     return knn.plan_boundary(split, k, resolution)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Finding the nearest neighbours of every grid cell…")
-def _grid_votes(split: Split, settings: KnnSettings, resolution: int, depth: int):
+def _grid_votes(split: knn.Split, settings: knn.KnnSettings, resolution: int, depth: int):
     return knn.grid_votes(split, settings, resolution, depth)
 
 
 @st.cache_resource(max_entries=3, show_spinner=False)
-def _split_predictors(split: Split, settings: KnnSettings, depth: int):
+def _split_predictors(split: knn.Split, settings: knn.KnnSettings, depth: int):
     return knn.split_predictors(split, settings, depth)
 
 
 @st.cache_data(max_entries=16, show_spinner="Cross-validating every K…")
-def _cv_curve(split: Split, settings: KnnSettings, ks: tuple[int, ...], folds: int) -> CvCurve:
+def _cv_curve(split: knn.Split, settings: knn.KnnSettings, ks: tuple[int, ...], folds: int) -> knn.CvCurve:
     return knn.cv_curve(split, settings, ks, folds)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _learning_curve(split: Split, settings: KnnSettings, ks: tuple[int, ...]) -> LearningCurve:
+def _learning_curve(split: knn.Split, settings: knn.KnnSettings, ks: tuple[int, ...]) -> knn.LearningCurve:
     return knn.split_learning_curve(split, settings, ks)
 
 
 @st.cache_data(max_entries=8, show_spinner="Fitting a decision tree and a random forest…")
-def _tree_and_forest(split: Split, max_depth: int | None, n_trees: int, seed: int):
-    grid = make_grid(split, COMPARE_RESOLUTION)
-    return grid, tree_and_forest(split, grid, max_depth=max_depth, n_trees=n_trees, seed=seed)
+def _tree_and_forest(split: knn.Split, max_depth: int | None, n_trees: int, seed: int):
+    grid = knn.make_grid(split, COMPARE_RESOLUTION)
+    return grid, knn.tree_and_forest(split, grid, max_depth=max_depth, n_trees=n_trees, seed=seed)
 
 
 @st.cache_data(max_entries=8, show_spinner="Rendering one frame per K…")
-def _sweep(split: Split, settings: KnnSettings, ks: tuple[int, ...]) -> go.Figure:
+def _sweep(split: knn.Split, settings: knn.KnnSettings, ks: tuple[int, ...]) -> go.Figure:
     return fig.sweep_figure(*knn.sweep_frames(split, settings, ks, SWEEP_RESOLUTION), split)
 
 
 @st.cache_data(max_entries=8, show_spinner="Running the from-scratch KNN one point at a time…")
-def _scratch(split: Split, settings: KnnSettings, k: int) -> ScratchComparison:
+def _scratch(split: knn.Split, settings: knn.KnnSettings, k: int) -> knn.ScratchComparison:
     return knn.scratch_check(split, settings, k, SCRATCH_LATTICE)
 
 
-def _error(error: KnnError) -> None:
+def _error(error: knn.KnnError) -> None:
     st.error(fig.escape_markdown(str(error)))
 
 
 # ---------------------------------------------------------------- controls
 
 
-def _data_controls() -> tuple[Dataset | None, str]:
+def _data_controls() -> tuple[knn.Dataset | None, str]:
     """The dataset the controls describe (None after showing why it cannot be built) and a name for it."""
     source = st.selectbox("Dataset", list(fig.DATASET_LABELS), key="knn_data", format_func=fig.DATASET_LABELS.get)
     if source == "csv":
         return _csv_controls()
-    if source in TABLE_LOADERS:
-        view = st.radio("View", list(VIEWS), key="knn_view", horizontal=True,
+    if source in knn.TABLE_LOADERS:
+        view = st.radio("View", list(knn.VIEWS), key="knn_view", horizontal=True,
                         format_func=fig.VIEW_LABELS.get)
         if view == "pca":
-            spec = DatasetSpec(source, view="pca")
+            spec = knn.DatasetSpec(source, view="pca")
         else:
-            names = table_features(source)
-            for key, default in zip(("knn_fx", "knn_fy"), DEFAULT_FEATURES[source]):
+            names = knn.table_features(source)
+            for key, default in zip(("knn_fx", "knn_fy"), knn.DEFAULT_FEATURES[source]):
                 keep_valid(key, names, default)
             x_name = st.selectbox("x-axis feature", names, key="knn_fx")
             y_name = st.selectbox("y-axis feature", names, key="knn_fy")
-            spec = DatasetSpec(source, view="features", features=(x_name, y_name))
+            spec = knn.DatasetSpec(source, view="features", features=(x_name, y_name))
     else:
         n_samples = st.slider("Samples", 20, 5000, step=10, key="knn_n")
         noise = st.slider("Noise", 0.0, 1.0, step=0.05, key="knn_noise", help="Standard deviation of the jitter.")
         n_classes = st.slider("Classes", 2, 5, key="knn_classes") if source in ("blobs", "spiral") else 2
         data_seed = st.number_input("Data seed", 0, 99_999, step=1, key="knn_dseed")
-        spec = DatasetSpec(source, n_samples=n_samples, noise=noise, n_classes=n_classes, seed=int(data_seed))
+        spec = knn.DatasetSpec(source, n_samples=n_samples, noise=noise, n_classes=n_classes, seed=int(data_seed))
     try:
         dataset = _builtin_dataset(spec)
-    except KnnError as error:
+    except knn.KnnError as error:
         _error(error)
         return None, repr(spec)
     if dataset.note:
@@ -184,7 +157,7 @@ def _data_controls() -> tuple[Dataset | None, str]:
     return dataset, repr(spec)
 
 
-def _csv_controls() -> tuple[Dataset | None, str]:
+def _csv_controls() -> tuple[knn.Dataset | None, str]:
     upload = st.file_uploader(
         "CSV file: two numeric feature columns and a label column", type=["csv", "tsv", "txt"], key="knn_csv_file"
     )
@@ -194,11 +167,11 @@ def _csv_controls() -> tuple[Dataset | None, str]:
     raw = upload.getvalue()
     try:
         frame = _csv_frame(raw, upload.name)
-    except CsvError as error:
+    except knn.CsvError as error:
         _error(error)
         return None, f"csv:{upload.file_id}"
     columns = list(frame.columns)
-    numeric = numeric_columns(frame)
+    numeric = knn.numeric_columns(frame)
     text_columns = [column for column in columns if column not in numeric]
     keep_valid("knn_csv_x", columns, numeric[0] if numeric else columns[0])
     keep_valid("knn_csv_y", columns, numeric[1] if len(numeric) > 1 else columns[1])
@@ -210,7 +183,7 @@ def _csv_controls() -> tuple[Dataset | None, str]:
     name = f"csv:{upload.file_id}:{x_name}:{y_name}:{label}:{drop_missing}"
     try:
         dataset = _csv_dataset(raw, upload.name, x_name, y_name, label, drop_missing)
-    except KnnError as error:
+    except knn.KnnError as error:
         _error(error)
         return None, name
     if dataset.note:
@@ -227,20 +200,21 @@ def _reset_for_new_data(identity: str) -> None:
         st.session_state.pop("knn_ex_y", None)
 
 
-def _vote_controls() -> tuple[KnnSettings, int]:
+def _vote_controls() -> tuple[knn.KnnSettings, int]:
     st.subheader("Split and scaling")
     test_fraction = st.slider("Test fraction", 0.1, 0.5, step=0.01, key="knn_test")
     seed = int(st.number_input("Split seed", 0, 99_999, step=1, key="knn_seed"))
-    scaling = st.radio("Scaling", list(SCALINGS), key="knn_scale", format_func=fig.SCALING_LABELS.get, horizontal=True)
+    scaling = st.radio("Scaling", list(knn.SCALINGS), key="knn_scale", format_func=fig.SCALING_LABELS.get,
+                       horizontal=True)
     st.subheader("Vote")
-    weights = st.radio("Weights", list(WEIGHTS), key="knn_weights", horizontal=True,
+    weights = st.radio("Weights", list(knn.WEIGHTS), key="knn_weights", horizontal=True,
                        format_func=fig.WEIGHT_LABELS.get)
-    metric_name = st.selectbox("Metric", list(METRICS), key="knn_metric")
+    metric_name = st.selectbox("Metric", list(knn.METRICS), key="knn_metric")
     p = float(st.slider("Minkowski p", 1.0, 10.0, step=0.5, key="knn_p")) if metric_name == "minkowski" else 2.0
     st.subheader("Display")
     resolution = st.select_slider("Grid resolution (cells a side)", RESOLUTIONS, key="knn_res")
     st.radio("Clicking the plot will", list(fig.CLICK_ACTIONS), key="knn_click", format_func=fig.CLICK_ACTIONS.get)
-    settings = KnnSettings(float(test_fraction), seed, scaling, weights, Metric(metric_name, p))
+    settings = knn.KnnSettings(float(test_fraction), seed, scaling, weights, knn.Metric(metric_name, p))
     return settings, int(resolution)
 
 
@@ -277,7 +251,7 @@ def _add_point() -> None:
     st.session_state.pop("knn_add_refused", None)
     try:
         x, y = knn.checked_point(float(st.session_state["knn_ex_x"]), float(st.session_state["knn_ex_y"]))
-    except KnnError as error:
+    except knn.KnnError as error:
         st.session_state["knn_add_refused"] = str(error)
         return
     point = (x, y, int(st.session_state.get("knn_add_class", 0)))
@@ -311,13 +285,13 @@ def render() -> None:
 
 
 @st.fragment
-def _board(dataset: Dataset | None, settings: KnnSettings, resolution: int) -> None:
+def _board(dataset: knn.Dataset | None, settings: knn.KnnSettings, resolution: int) -> None:
     """Everything that depends on K: moving K, clicking the plot or adding a point reruns only this."""
     split = None
     if dataset is not None:
         try:
             split = _split(dataset, replace(settings, added=tuple(st.session_state["knn_added"])))
-        except KnnError as error:
+        except knn.KnnError as error:
             _error(error)
             if st.session_state["knn_added"]:
                 st.button("Remove the added points", on_click=_clear_points, icon=":material/delete:")
@@ -325,12 +299,12 @@ def _board(dataset: Dataset | None, settings: KnnSettings, resolution: int) -> N
     if split is not None:
         try:
             _main_view(split, replace(settings, added=tuple(st.session_state["knn_added"])), k, resolution)
-        except KnnError as error:
+        except knn.KnnError as error:
             _error(error)
     publish(PARAMS)
 
 
-def _main_view(split: Split, settings: KnnSettings, k: int, requested_resolution: int) -> None:
+def _main_view(split: knn.Split, settings: knn.KnnSettings, k: int, requested_resolution: int) -> None:
     plan = _plan(split, k, requested_resolution)
     grid, grid_predictor = _grid_votes(split, settings, plan.resolution, plan.depth)
     votes = grid_predictor.votes(k)
@@ -376,7 +350,7 @@ def _main_view(split: Split, settings: KnnSettings, k: int, requested_resolution
         _scratch_panel(split, settings, k)
 
 
-def _explanation(split: Split, settings: KnnSettings, k: int):
+def _explanation(split: knn.Split, settings: knn.KnnSettings, k: int):
     """The location inputs live in the explain panel; their default is the middle of the data."""
     if "knn_ex_x" not in st.session_state or "knn_ex_y" not in st.session_state:
         st.session_state["knn_ex_x"], st.session_state["knn_ex_y"] = knn.data_centre(split)
@@ -385,12 +359,12 @@ def _explanation(split: Split, settings: KnnSettings, k: int):
     location = (float(st.session_state["knn_ex_x"]), float(st.session_state["knn_ex_y"]))
     try:
         return knn.explain(split, settings, location, k)
-    except KnnError as error:
+    except knn.KnnError as error:
         _error(error)
         return None
 
 
-def _explain_panel(split: Split, explanation) -> None:
+def _explain_panel(split: knn.Split, explanation) -> None:
     with st.expander("Explain a point · add points", icon=":material/my_location:", expanded=explanation is not None):
         st.toggle("Explain the vote at this location", key="knn_explain")
         left, right, add = st.columns([1, 1, 1.4])
@@ -419,12 +393,12 @@ def _explain_panel(split: Split, explanation) -> None:
         st.caption("Distances are measured after scaling; coordinates are in the axis units.")
 
 
-def _cv_panel(split: Split, settings: KnnSettings, k: int) -> None:
+def _cv_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None:
     folds = st.selectbox("Folds", FOLD_CHOICES, key="knn_folds",
                          help="cross_val_score's cv: unshuffled stratified folds.")
     try:
-        largest = max_cv_k(split.y_train, int(folds))
-    except KnnError as error:
+        largest = knn.max_cv_k(split.y_train, int(folds))
+    except knn.KnnError as error:
         _error(error)
         return
     (low, high), note = knn.cv_k_range(tuple(st.session_state.get("knn_cvk", ())), largest)
@@ -440,7 +414,7 @@ def _cv_panel(split: Split, settings: KnnSettings, k: int) -> None:
         st.warning(sized.note)
     try:
         curve = _cv_curve(split, settings, sized.ks, int(folds))
-    except KnnError as error:
+    except knn.KnnError as error:
         _error(error)
         return
     best = curve.best_k
@@ -454,7 +428,7 @@ def _cv_panel(split: Split, settings: KnnSettings, k: int) -> None:
         st.caption(fig.cv_caption(curve, fig.cv_band(curve)[2]))
 
 
-def _learning_panel(split: Split, settings: KnnSettings, k: int) -> None:
+def _learning_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None:
     low, high = st.session_state.get("knn_cvk", (1, 49))
     sized = knn.affordable_curve_ks(split, knn.odd_ks(low, high, split.n_train), with_test=True)
     if not sized.ks:
@@ -467,14 +441,14 @@ def _learning_panel(split: Split, settings: KnnSettings, k: int) -> None:
     st.caption(fig.learning_caption(curve))
 
 
-def _sweep_panel(split: Split, settings: KnnSettings) -> None:
-    ks = tuple(sweep_ks(split.n_train))
+def _sweep_panel(split: knn.Split, settings: knn.KnnSettings) -> None:
+    ks = tuple(knn.sweep_ks(split.n_train))
     st.caption(fig.sweep_caption(ks, SWEEP_RESOLUTION))
     if st.toggle("Build the K-sweep animation", key="knn_sweep_on"):
         show_figure(_sweep(split, settings, ks), "knn-k-sweep", key="knn_sweep")
 
 
-def _compare_panel(split: Split, knn_figure: go.Figure, scores, seed: int) -> None:
+def _compare_panel(split: knn.Split, knn_figure: go.Figure, scores, seed: int) -> None:
     left, right = st.columns(2)
     unlimited = left.checkbox("Grow the tree to pure leaves", key="knn_tree_full")
     max_depth = None if unlimited else left.slider("Tree depth", 1, 20, 5, key="knn_tree_depth")
@@ -497,7 +471,7 @@ def _compare_panel(split: Split, knn_figure: go.Figure, scores, seed: int) -> No
     st.caption(fig.COMPARE_CAPTION)
 
 
-def _scratch_panel(split: Split, settings: KnnSettings, k: int) -> None:
+def _scratch_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None:
     st.caption(fig.scratch_caption(SCRATCH_LATTICE))
     if not st.toggle("Run the from-scratch KNN", key="knn_scratch_on"):
         return

@@ -17,7 +17,15 @@ from services.knn.datasets import (
     read_csv_table,
     table_features,
 )
-from services.knn.errors import CsvError, DatasetError, KnnError, NeighbourCountError, SettingsError, SplitError
+from services.knn.errors import (
+    CsvError,
+    DatasetError,
+    KnnError,
+    NeighbourCountError,
+    SettingsError,
+    SplitError,
+    WorkloadError,
+)
 from services.knn.evaluation import (
     DEFAULT_FOLDS,
     DEFAULT_KS,
@@ -51,6 +59,27 @@ from services.knn.neighbours import (
 )
 from services.knn.preprocess import SCALINGS, Grid, Split, grid_resolution, make_grid, make_scaler, split_dataset
 from services.knn.scratch import ScratchComparison, compare_with_sklearn, scratch_knn
+from services.knn.settings import (
+    BoundaryPlan,
+    KnnSettings,
+    SizedKs,
+    affordable_curve_ks,
+    checked_point,
+    clamp_k,
+    cv_curve,
+    cv_k_range,
+    data_centre,
+    explain,
+    grid_votes,
+    make_split,
+    odd_ks,
+    plan_boundary,
+    scratch_check,
+    split_crowding,
+    split_learning_curve,
+    split_predictors,
+    sweep_frames,
+)
 from services.knn.trees import ModelBoundary, tree_and_forest
 
 __all__ = [
@@ -64,4 +93,7 @@ __all__ = [
     "make_scaler", "max_cv_k", "neighbour_table", "numeric_columns", "read_csv_table", "scratch_knn",
     "split_dataset", "split_scores", "sweep_ks", "table_depth", "table_features", "tree_and_forest",
     "vote_table", "votes_at",
+    "BoundaryPlan", "KnnSettings", "SizedKs", "WorkloadError", "affordable_curve_ks", "checked_point", "clamp_k",
+    "cv_curve", "cv_k_range", "data_centre", "explain", "grid_votes", "make_split", "odd_ks", "plan_boundary",
+    "scratch_check", "split_crowding", "split_learning_curve", "split_predictors", "sweep_frames",
 ]
