@@ -186,3 +186,20 @@ def test_a_crowd_that_cannot_fit_even_the_smallest_grid_is_refused():
 
     with pytest.raises(WorkloadError, match="share one location"):
         affordable_resolution(200, Crowding(largest_mixed_group=10**9, distinct_points=1, n_points=10**9))
+
+
+@pytest.mark.parametrize("label", [*HOSTILE_LABELS, "<a href='http://attacker.example'>x</a>", "%{x} leak"])
+def test_class_and_feature_names_reach_plotly_inert(label):
+    import numpy as np
+
+    from services.knn import Dataset, make_grid, split_dataset
+    from services.knn.figures import boundary_figure
+
+    rng = np.random.default_rng(1)
+    dataset = Dataset("t", rng.normal(size=(60, 2)), np.arange(60) % 2, (label, "other"), (label, "y"))
+    split = split_dataset(dataset, test_fraction=0.3, seed=0, scaling="none")
+    grid = make_grid(split, 20)
+    figure = boundary_figure(grid, np.zeros(400, dtype=int), np.tile([1.0, 0.0], (400, 1)), split, title="t")
+    texts = [figure.layout.xaxis.title.text, *(t.name or "" for t in figure.data), *(t.hovertemplate or "" for t in
+             figure.data), *(str(t.meta or "") for t in figure.data)]
+    assert not any("<a " in text or "<img" in text or "%{x} leak" in text for text in texts)

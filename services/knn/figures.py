@@ -10,6 +10,7 @@ rerun sends the figure to the browser again.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 
@@ -89,6 +90,12 @@ Choose $K$ by cross-validation over odd $K$ (odd avoids two-class draws), scale 
 dominates the distance (the scaler is fitted on training points only), and $K$ cannot exceed the number of
 training points.
 """
+
+
+def plot_text(text: str) -> str:
+    """User text shown literally in plotly's labels: its pseudo-HTML (links, styles) and template fields
+    (``%{...}``) inert."""
+    return html.escape(str(text), quote=False).replace("%{", "%&#123;")
 
 
 def escape_markdown(text: str) -> str:
@@ -173,7 +180,7 @@ def lattice_traces(grid: Grid, labels: np.ndarray, proba: np.ndarray, class_name
                 unselected={"marker": {"opacity": 0}},
                 customdata=proba[chosen].max(axis=1).astype(np.float32),
                 hovertemplate="(%{x:.3g}, %{y:.3g})<br>vote: %{meta} (P = %{customdata:.3f})<extra></extra>",
-                meta=str(name),
+                meta=plot_text(name),
                 showlegend=False,
                 name="locations",
             )
@@ -205,9 +212,9 @@ def _points(split: Split, train_pred: np.ndarray | None, test_pred: np.ndarray |
                         "color": colors[code], "symbol": symbol, "size": size, "line": {"width": 0.8, "color": "#222"}
                     },
                     unselected=keep_visible,
-                    name=f"{name} ({set_name})",
+                    name=f"{plot_text(name)} ({set_name})",
                     legendgroup=set_name,
-                    hovertemplate=f"{name} · {set_name}<br>(%{{x:.3g}}, %{{y:.3g}})<extra></extra>",
+                    hovertemplate=f"{plot_text(name)} · {set_name}<br>(%{{x:.3g}}, %{{y:.3g}})<extra></extra>",
                 )
             )
     wrong = []
@@ -247,8 +254,8 @@ def _explanation_traces(explanation: Explanation, split: Split) -> list[go.Scatt
         go.Scatter(
             x=[x0], y=[y0], mode="markers",
             marker={"symbol": "x-thin", "size": 16, "color": "#000", "line": {"width": 3}},
-            name=f"explained: {explanation.predicted_name}", unselected=keep_visible,
-            hovertemplate=f"explained location → {explanation.predicted_name}<extra></extra>",
+            name=f"explained: {plot_text(explanation.predicted_name)}", unselected=keep_visible,
+            hovertemplate=f"explained location → {plot_text(explanation.predicted_name)}<extra></extra>",
         ),
     ]
 
@@ -276,8 +283,8 @@ def boundary_figure(
         title=title,
         height=height,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        xaxis={"title": split.feature_names[0], "range": [grid.xs[0], grid.xs[-1]], "constrain": "domain"},
-        yaxis={"title": split.feature_names[1], "range": [grid.ys[0], grid.ys[-1]]},
+        xaxis={"title": plot_text(split.feature_names[0]), "range": [grid.xs[0], grid.xs[-1]], "constrain": "domain"},
+        yaxis={"title": plot_text(split.feature_names[1]), "range": [grid.ys[0], grid.ys[-1]]},
         legend={"orientation": "h", "y": -0.12},
         clickmode="event+select",
         dragmode="pan",
@@ -375,8 +382,8 @@ def sweep_figure(grid: Grid, sweep: Sequence[tuple[int, np.ndarray, np.ndarray]]
         title=f"K = {first_k}",
         height=650,
         margin={"l": 10, "r": 10, "t": 80, "b": 10},
-        xaxis={"title": split.feature_names[0], "range": [grid.xs[0], grid.xs[-1]]},
-        yaxis={"title": split.feature_names[1], "range": [grid.ys[0], grid.ys[-1]]},
+        xaxis={"title": plot_text(split.feature_names[0]), "range": [grid.xs[0], grid.xs[-1]]},
+        yaxis={"title": plot_text(split.feature_names[1]), "range": [grid.ys[0], grid.ys[-1]]},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
         updatemenus=[
             {
