@@ -19,6 +19,7 @@ from components.page_header import page_header
 from components.url_state import Param, keep_valid, publish, restore
 from services import knn
 from services.knn import figures as fig
+from services.workers import WorkTimeout
 from views.catalog import PageInfo
 
 RESOLUTIONS = [100, 150, 200, 300]
@@ -93,7 +94,7 @@ def _split_predictors(split: knn.Split, settings: knn.KnnSettings, depth: int):
 
 @st.cache_data(max_entries=16, show_spinner="Cross-validating every K…")
 def _cv_curve(split: knn.Split, settings: knn.KnnSettings, ks: tuple[int, ...], folds: int) -> knn.CvCurve:
-    return knn.cv_curve(split, settings, ks, folds)
+    return run_heavy(knn.cv_curve, split, settings, ks, folds, what="The cross-validation curve")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -414,8 +415,8 @@ def _cv_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None:
         st.warning(sized.note)
     try:
         curve = _cv_curve(split, settings, sized.ks, int(folds))
-    except knn.KnnError as error:
-        _error(error)
+    except (knn.KnnError, WorkTimeout) as error:
+        st.error(fig.escape_markdown(str(error)))
         return
     best = curve.best_k
     left, right = st.columns([3, 1])
