@@ -64,7 +64,7 @@ def main() -> None:
     rounds = iter(range(10**6))
 
     def page_apptest():
-        app.selectbox(key="target").set_value(TARGETS[next(rounds) % len(TARGETS)]).run()
+        app.selectbox(key="cam_target").set_value(TARGETS[next(rounds) % len(TARGETS)]).run()
         assert not app.exception and "Explaining" in "".join(c.value for c in app.caption)
 
     peers = {

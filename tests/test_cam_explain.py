@@ -434,3 +434,38 @@ def test_grayscale_and_rgba_arrays_are_accepted(model):
     rgba = np.dstack([_square("coffee", 40)[:30], np.full((30, 40), 255, np.uint8)])
     for array in (gray, rgba):
         assert explain_layers(model, array, layers=["_conv_head"], input_size=32).image.shape == (30, 40, 3)
+
+
+def test_a_request_is_a_hashable_cache_key():
+    from services.cam import ExplainRequest
+
+    first = ExplainRequest(layers=["_blocks.0"], methods="gradcam", target=3)
+    same = ExplainRequest.of(layers=("_blocks.0",), method=["gradcam"], target=3)
+    assert first == same and hash(first) == hash(same) and {first: 1}[same] == 1
+    assert first.replace(target=4) != first
+    assert first.replace(guided=True, faithfulness=True).maps_only == first
+
+
+def test_a_kept_forward_pass_serves_a_new_target_exactly(model):
+    from services.cam import ExplainRequest, explain_maps, forward_pass
+
+    image = _square("chelsea", 96)
+    request = ExplainRequest(layers=("_blocks.7", "_conv_head"), methods=("gradcam", "layercam"), input_size=96)
+    kept = forward_pass(model, image, request)
+    for target in (285, 281, 285):
+        reused = explain_maps(model, image, request.replace(target=target), forward=kept)
+        fresh = explain_maps(model, image, request.replace(target=target))
+        for key, cell in fresh.maps.items():
+            np.testing.assert_allclose(reused.maps[key].heatmap, cell.heatmap, atol=1e-6)
+    assert _hooks_left(model.network) == 0
+
+
+def test_a_new_method_is_one_table_row(model, reference, monkeypatch):
+    from services.cam.explain import MethodInfo, _gradient_times_activation
+
+    row = MethodInfo("hires2", "HiResCAM again", HiResCAM, True, False, "a copy", _gradient_times_activation)
+    monkeypatch.setitem(METHODS, "hires2", row)
+    image = _square("coffee", 96)
+    explanation = explain_layers(model, image, layers=["_blocks.10"], method="hires2", target=967, input_size=96)
+    expected = _library_map(HiResCAM, reference, "_blocks.10", image, 967)
+    np.testing.assert_allclose(explanation.map("hires2", "_blocks.10").heatmap, expected, atol=1e-5)

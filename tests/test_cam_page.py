@@ -44,7 +44,7 @@ def test_a_top5_button_switches_the_target_and_the_url(no_exceptions):
     no_exceptions(at)
     assert "Explaining **tiger cat**" in _captions(at)
     assert at.query_params == {"target": "282"}
-    assert at.selectbox(key="target").value == 282
+    assert at.selectbox(key="cam_target").value == 282
 
 
 def test_the_url_restores_the_view(no_exceptions):
@@ -55,8 +55,8 @@ def test_the_url_restores_the_view(no_exceptions):
     )
     at.run()
     no_exceptions(at)
-    assert at.multiselect(key="methods").value == ["gradcam", "eigencam"]
-    assert at.multiselect(key="layers").value == ["_blocks.15", "_conv_head"]
+    assert at.multiselect(key="cam_methods").value == ["gradcam", "eigencam"]
+    assert at.multiselect(key="cam_layers").value == ["_blocks.15", "_conv_head"]
     text = _markdown(at)
     assert "**EigenCAM**" in text and "**stage 7 · _blocks.15**" in text
     assert "**stage 1 · _blocks.0**" not in text and "**Guided Grad-CAM**" not in text
@@ -78,7 +78,7 @@ def test_slow_methods_wait_for_a_go_with_an_estimate(no_exceptions):
     run.click().run()
     no_exceptions(at)
     assert "**Score-CAM**" in _markdown(at)
-    at.slider(key="alpha").set_value(0.8).run()  # a display change reuses the result: no new estimate or go
+    at.slider(key="cam_alpha").set_value(0.8).run()  # a display change reuses the result: no new estimate or go
     no_exceptions(at)
     assert "**Score-CAM**" in _markdown(at)
 
@@ -92,14 +92,14 @@ def test_offline_resnet_offers_the_bundled_model(no_exceptions, tmp_path, monkey
     monkeypatch.setattr(socket, "create_connection", offline)
     at = page_test("gradcam_layers")
     at.run()
-    at.selectbox(key="model").set_value("resnet34").run()
+    at.selectbox(key="cam_model").set_value("resnet34").run()
     no_exceptions(at)
     assert "not in the local torch cache" in at.error[0].value
-    assert at.multiselect(key="layers").value == ["layer1", "layer2", "layer3", "layer4"]
+    assert at.multiselect(key="cam_layers").value == ["layer1", "layer2", "layer3", "layer4"]
     at.button(key="cam_use_default").click().run()
     no_exceptions(at)
     assert not at.error
-    assert at.selectbox(key="model").value == "efficientnet-lite0"
+    assert at.selectbox(key="cam_model").value == "efficientnet-lite0"
     assert "Explaining **Egyptian cat**" in _captions(at)
 
 
@@ -108,3 +108,19 @@ def test_the_router_serves_the_page(no_exceptions):
     at.run()
     no_exceptions(at)
     assert INFO.title in at.title[0].value
+
+
+def test_session_keys_carry_the_page_prefix_and_old_links_restore(no_exceptions):
+    from views.gradcam_layers import PARAMS
+
+    assert all(p.key.startswith("cam_") for p in PARAMS)
+    at = page_test("gradcam_layers")
+    at.query_params.update({"model": "efficientnet-lite0", "alpha": "0.3", "cmap": "turbo", "raw": "1",
+                            "layers": "_conv_head", "guided": "0", "guided_cam": "0", "faith": "0"})
+    at.run()
+    no_exceptions(at)
+    assert at.slider(key="cam_alpha").value == 0.3 and at.selectbox(key="cam_cmap").value == "turbo"
+    assert at.toggle(key="cam_raw").value is True
+    at.selectbox(key="cam_cmap").set_value("viridis").run()
+    no_exceptions(at)
+    assert at.query_params["cmap"] == "viridis" and "cam_cmap" not in at.query_params

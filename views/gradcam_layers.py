@@ -1,8 +1,14 @@
-"""Grad-CAM per layer: where each stage of a CNN looks, for several CAM methods, from one forward/backward pass."""
+"""Grad-CAM per layer: where each stage of a CNN looks, for several CAM methods, from one forward/backward pass.
+
+The grid comes first; the controls live in the sidebar (collapsible). Each stage of the work is remembered on
+its own, so a target change reuses the forward pass and a display change recomputes nothing.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -11,8 +17,7 @@ from components.figure_export import image_download
 from components.heavy import run_heavy
 from components.image_input import image_input
 from components.page_header import page_header
-from components.url_state import Param, publish, restore
-from views.catalog import PageInfo
+from components.url_state import Param, keep_valid, publish, restore
 from services.cam import (
     DEFAULT_MODEL,
     METHODS,
@@ -20,26 +25,33 @@ from services.cam import (
     CamError,
     CamModel,
     Explanation,
+    ExplainRequest,
     WeightsUnavailableError,
+    WorkTracker,
+    estimate_request,
     estimate_work,
-    explain_layers,
+    explain_maps,
+    forward_pass,
     imagenet_categories,
     load_model,
     measure_seconds_per_image,
     slow_methods,
+    with_faithfulness,
+    with_guided_backprop,
 )
-from services.cam.render import (
-    COLORMAPS,
-    GridRow,
-    colorize,
-    comparable_maps,
-    compose_grid,
-    guided_backprop_image,
-    guided_gradcam_image,
-    overlay,
+from services.cam.figures import (
+    DisplayOptions,
+    best_cell_sentence,
+    grid_image,
+    grid_view,
+    prediction_label,
+    run_summary,
+    slow_button_label,
+    slow_warning,
 )
+from services.cam.render import COLORMAPS
 from services.imaging import SAMPLES, ImageInputError
-from services.workers import WorkTimeout
+from views.catalog import PageInfo
 
 INPUT_SIZES = [96, 128, 160, 192, 224, 256, 320]
 BATCH_SIZES = [8, 16, 32, 64, 128]
@@ -48,24 +60,25 @@ ALL_LAYERS = sorted({layer for spec in MODELS.values() for layer in spec.layers}
 #: Longest side of the working picture: maps and overlays are drawn at this size.
 MAX_SIDE = 640
 
+# Session keys carry the page prefix; the URL keeps the names links were shared with.
 PARAMS = [
     Param("cam_image_sample", "chelsea", choices=list(SAMPLES)),
-    Param("model", DEFAULT_MODEL, choices=list(MODELS)),
-    Param("layers", list(MODELS[DEFAULT_MODEL].layers), choices=ALL_LAYERS),
-    Param("methods", ["gradcam"], choices=list(METHODS)),
-    Param("target", -1, low=-1, high=999),
-    Param("guided", True),
-    Param("guided_cam", True),
-    Param("aug", False),
-    Param("eigen", False),
-    Param("faith", True),
-    Param("alpha", 0.5, low=0.0, high=1.0),
-    Param("cmap", "jet", choices=list(COLORMAPS)),
-    Param("raw", False),
-    Param("shared", False),
-    Param("size", 224, choices=INPUT_SIZES),
-    Param("batch", 32, choices=BATCH_SIZES),
-    Param("channels", 1.0, choices=CHANNEL_FRACTIONS),
+    Param("cam_model", DEFAULT_MODEL, choices=list(MODELS), url="model"),
+    Param("cam_layers", list(MODELS[DEFAULT_MODEL].layers), choices=ALL_LAYERS, url="layers"),
+    Param("cam_methods", ["gradcam"], choices=list(METHODS), url="methods"),
+    Param("cam_target", -1, low=-1, high=999, url="target"),
+    Param("cam_guided", True, url="guided"),
+    Param("cam_guided_cam", True, url="guided_cam"),
+    Param("cam_aug", False, url="aug"),
+    Param("cam_eigen", False, url="eigen"),
+    Param("cam_faith", True, url="faith"),
+    Param("cam_alpha", 0.5, low=0.0, high=1.0, url="alpha"),
+    Param("cam_cmap", "jet", choices=list(COLORMAPS), url="cmap"),
+    Param("cam_raw", False, url="raw"),
+    Param("cam_shared", False, url="shared"),
+    Param("cam_size", 224, choices=INPUT_SIZES, url="size"),
+    Param("cam_batch", 32, choices=BATCH_SIZES, url="batch"),
+    Param("cam_channels", 1.0, choices=CHANNEL_FRACTIONS, url="channels"),
 ]
 
 HOW_IT_WORKS = r"""
@@ -119,24 +132,20 @@ def render() -> None:
     page_header(
         INFO.title,
         "Where does each stage of a convolutional network look when it recognises a picture? Pick layers and "
-        "CAM methods: the grid shows layers across and methods down, all computed from a single forward and "
-        "backward pass. The default network, EfficientNet-Lite0, ships with the app and works offline.",
+        "CAM methods in the sidebar: the grid shows layers across and methods down, all computed from a single "
+        "forward and backward pass. The default network, EfficientNet-Lite0, ships with the app and works offline.",
         HOW_IT_WORKS,
         icon=INFO.icon,
     )
     restore(PARAMS)
-    _sanitise_layers()
-
-    picture_column, setup_column = st.columns([1, 2], gap="large")
-    with picture_column:
+    _keep_choices_valid()
+    with st.sidebar:
         loaded = image_input("cam_image", default_sample="chelsea", max_side=MAX_SIDE)
-    with setup_column:
         model = _model_controls()
-    _option_controls()
+        _option_controls()
     publish(PARAMS)
     if loaded is None or model is None:
         return
-
     explanation = _explain(model, loaded.pixels)
     if explanation is None:
         return
@@ -144,30 +153,34 @@ def render() -> None:
     _grid(explanation)
 
 
-def _sanitise_layers() -> None:
-    """Keep only layers of the chosen model (a URL or a model switch can bring others); none means all."""
-    spec = MODELS[st.session_state["model"]]
-    kept = [layer for layer in st.session_state.get("layers", []) if layer in spec.layers]
-    st.session_state["layers"] = kept or list(spec.layers)
+def _keep_choices_valid() -> None:
+    """Values from a URL or an older session that left the options go back to a default."""
+    keep_valid("cam_model", list(MODELS), DEFAULT_MODEL)
+    for key, choices in (("cam_cmap", list(COLORMAPS)), ("cam_size", INPUT_SIZES), ("cam_batch", BATCH_SIZES),
+                         ("cam_channels", CHANNEL_FRACTIONS)):
+        keep_valid(key, choices, next(p.default for p in PARAMS if p.key == key))
+    spec = MODELS[st.session_state["cam_model"]]
+    kept = [layer for layer in st.session_state.get("cam_layers", []) if layer in spec.layers]
+    st.session_state["cam_layers"] = kept or list(spec.layers)  # none left means all
 
 
 def _on_model_change() -> None:
-    st.session_state["layers"] = list(MODELS[st.session_state["model"]].layers)
+    st.session_state["cam_layers"] = list(MODELS[st.session_state["cam_model"]].layers)
 
 
 def _use_default_model() -> None:
-    st.session_state["model"] = DEFAULT_MODEL
+    st.session_state["cam_model"] = DEFAULT_MODEL
     _on_model_change()
 
 
 def _model_controls() -> CamModel | None:
-    st.selectbox("Network", list(MODELS), format_func=lambda n: MODELS[n].title, key="model",
+    st.selectbox("Network", list(MODELS), format_func=lambda n: MODELS[n].title, key="cam_model",
                  on_change=_on_model_change)
-    spec = MODELS[st.session_state["model"]]
-    st.multiselect("Layers (shallow → deep)", list(spec.layers), format_func=spec.layer_label, key="layers")
+    spec = MODELS[st.session_state["cam_model"]]
+    st.multiselect("Layers (shallow → deep)", list(spec.layers), format_func=spec.layer_label, key="cam_layers")
     st.multiselect(
         "Methods", list(METHODS), format_func=lambda m: METHODS[m].title + (" (slow)" if METHODS[m].slow else ""),
-        key="methods", help="\n".join(f"- **{info.title}**: {info.summary}" for info in METHODS.values()),
+        key="cam_methods", help="\n".join(f"- **{info.title}**: {info.summary}" for info in METHODS.values()),
     )
     weights_file = None
     if spec.weights_url is not None:
@@ -200,165 +213,139 @@ def _option_controls() -> None:
         categories = imagenet_categories()  # every network here predicts the 1000 ImageNet classes
         st.selectbox(
             "Explain the class (type to search the 1000 ImageNet classes)", [-1, *range(len(categories))],
-            format_func=lambda i: "top-1 prediction" if i < 0 else f"{categories[i]} (#{i})", key="target",
+            format_func=lambda i: "top-1 prediction" if i < 0 else f"{categories[i]} (#{i})", key="cam_target",
             help="The top-5 predictions are also offered as buttons above the grid.",
         )
-        first, second, third = st.columns(3)
-        first.toggle("Guided backprop", key="guided", help="Sharp, class-insensitive input gradient.")
-        first.toggle("Guided Grad-CAM rows", key="guided_cam", help="Guided backprop × each method's map.")
-        second.toggle("Augmentation smoothing", key="aug",
-                      help="Average over flips and brightness changes (6 passes: 6× slower).")
-        second.toggle("Eigen smoothing", key="eigen", help="Keep only the first principal component of each map.")
-        second.toggle("Faithfulness score per cell", key="faith")
-        third.select_slider("Input size (pixels)", INPUT_SIZES, key="size",
-                            help="Smaller inputs make every method faster, Score-CAM and Ablation-CAM most.")
-        third.select_slider("Batch size (slow methods)", BATCH_SIZES, key="batch")
-        third.select_slider("Channels tried (slow methods)", CHANNEL_FRACTIONS, key="channels",
-                            format_func=lambda f: f"{f:.0%}",
-                            help="Score-CAM / Ablation-CAM over only the most active channels: an approximation.")
-    with st.expander("Display", icon=":material/palette:", expanded=True):
-        first, second, third = st.columns(3)
-        first.slider("Heatmap opacity", 0.0, 1.0, step=0.05, key="alpha")
-        second.selectbox("Colour map", list(COLORMAPS), key="cmap")
-        third.toggle("Heatmap only (no photo)", key="raw")
-        third.toggle("Shared colour scale across layers", key="shared",
-                     help="Per-layer scaling hides that early layers are weak; this keeps real magnitudes.")
+        st.toggle("Guided backprop", key="cam_guided", help="Sharp, class-insensitive input gradient.")
+        st.toggle("Guided Grad-CAM rows", key="cam_guided_cam", help="Guided backprop × each method's map.")
+        st.toggle("Augmentation smoothing", key="cam_aug",
+                  help="Average over flips and brightness changes (6 passes: 6× slower).")
+        st.toggle("Eigen smoothing", key="cam_eigen", help="Keep only the first principal component of each map.")
+        st.toggle("Faithfulness score per cell", key="cam_faith")
+        st.select_slider("Input size (pixels)", INPUT_SIZES, key="cam_size",
+                         help="Smaller inputs make every method faster, Score-CAM and Ablation-CAM most.")
+        st.select_slider("Batch size (slow methods)", BATCH_SIZES, key="cam_batch")
+        st.select_slider("Channels tried (slow methods)", CHANNEL_FRACTIONS, key="cam_channels",
+                         format_func=lambda f: f"{f:.0%}",
+                         help="Score-CAM / Ablation-CAM over only the most active channels: an approximation.")
 
 
-def _request(methods: list[str]) -> dict:
+def _request(methods: list[str]) -> ExplainRequest:
     state = st.session_state
-    return dict(
-        layers=list(state["layers"]), method=methods, target=None if state["target"] < 0 else state["target"],
-        aug_smooth=state["aug"], eigen_smooth=state["eigen"], guided=state["guided"] or state["guided_cam"],
-        faithfulness=state["faith"], input_size=state["size"], batch_size=state["batch"],
-        channel_fraction=state["channels"],
+    return ExplainRequest(
+        layers=tuple(state["cam_layers"]), methods=tuple(methods),
+        target=None if state["cam_target"] < 0 else state["cam_target"], aug_smooth=state["cam_aug"],
+        eigen_smooth=state["cam_eigen"], guided=state["cam_guided"] or state["cam_guided_cam"],
+        faithfulness=state["cam_faith"], input_size=state["cam_size"], batch_size=state["cam_batch"],
+        channel_fraction=state["cam_channels"],
     )
+
+
+def _remembered(stage: str, key: Any, compute: Callable[[], Any], keep: int) -> Any:
+    """This session's result of ``stage`` for ``key``, computed once; the ``keep`` latest are kept."""
+    store: dict = st.session_state.setdefault(f"cam_memo_{stage}", {})
+    if key not in store:
+        value = compute()
+        while len(store) >= keep:
+            store.pop(next(iter(store)))
+        store[key] = value
+    return store[key]
 
 
 def _explain(model: CamModel, pixels: np.ndarray) -> Explanation | None:
-    """Run (or reuse) the explanation; slow methods wait for an explicit go with a time estimate."""
-    methods = list(st.session_state["methods"])
+    """Run (or reuse) each stage: forward pass, maps, faithfulness, guided backprop. Slow methods wait for a go."""
+    methods = list(st.session_state["cam_methods"])
     if not methods:
-        st.info("Choose at least one method.")
+        st.info("Choose at least one method (sidebar).")
         return None
-    slow = slow_methods(methods)
-    picture = hashlib.sha1(pixels.tobytes()).hexdigest()
+    identity = (model.name, model.weights, id(model), hashlib.sha1(pixels.tobytes()).hexdigest())
     request = _request(methods)
-    key = repr((model.name, model.weights, id(model), picture, sorted(request.items())))
-    results: dict = st.session_state.setdefault("cam_results", {})
-    if key not in results and slow:
-        fast = [m for m in methods if m not in slow]
-        if not _slow_methods_confirmed(model, slow, request):
+    slow = slow_methods(methods)
+    if slow and (identity, request.maps_only) not in st.session_state.get("cam_memo_maps", {}):
+        if not st.session_state.get("cam_run_slow") and not _slow_gate(model, slow, request):
+            fast = [m for m in methods if m not in slow]
             if not fast:
                 return None
-            request = _request(fast)
-            key = repr((model.name, model.weights, id(model), picture, sorted(request.items())))
-    if key not in results:
-        bar = st.progress(0.0, text="Explaining…")
-        try:
-            explanation = run_heavy(
-                explain_layers, model, pixels, what="The explanation", key=key,
-                progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=text), **request
-            )
-        except (CamError, ImageInputError, WorkTimeout) as exc:
-            bar.empty()
-            st.error(str(exc))
-            return None
+            request = request.replace(methods=tuple(fast))
+    bar = st.empty()
+    tracker = WorkTracker(lambda fraction, text: bar.progress(min(1.0, fraction), text=text),
+                          estimate_request(model, request))
+    try:
+        forward = None if request.aug_smooth else _remembered(
+            "forward", (identity, request.layers, request.input_size),
+            lambda: forward_pass(model, pixels, request), keep=1)
+        explanation = _remembered("maps", (identity, request.maps_only), lambda: explain_maps(
+            model, pixels, request.maps_only, forward=forward, tracker=tracker), keep=3)
+        if request.faithfulness:
+            explanation = _remembered("faith", (identity, request.maps_only), lambda: with_faithfulness(
+                model, explanation, request.batch_size, tracker=tracker), keep=3)
+        if request.guided:
+            explanation = _remembered("guided", (identity, request), lambda: with_guided_backprop(
+                model, explanation, tracker=tracker), keep=3)
+    except (CamError, ImageInputError) as exc:
+        st.error(str(exc))
+        return None
+    finally:
         bar.empty()
-        results.clear()  # keep one result per session: maps of big pictures are large
-        results[key] = explanation
-    return results[key]
+    return explanation
 
 
-def _slow_methods_confirmed(model: CamModel, slow: list[str], request: dict) -> bool:
-    titles = " and ".join(METHODS[m].title for m in slow)
-    work = estimate_work(model, request["layers"], slow, aug_smooth=request["aug_smooth"],
-                         channel_fraction=request["channel_fraction"])
-    seconds = work * _seconds_per_image(model.name, model.weights, request["input_size"], request["batch_size"], model)
-    st.warning(
-        f"{titles} {'run' if len(slow) > 1 else 'runs'} one forward pass per feature channel: about "
-        f"{work:,.0f} image passes at {request['input_size']} px, roughly **{_duration(seconds)}** on "
-        f"{model.device}. To size down: fewer or shallower layers, a smaller input size, or fewer channels "
-        "(Options).",
-        icon=":material/hourglass_top:",
-    )
-    return st.button(f"Run {titles} (≈ {_duration(seconds)})", type="primary", key="cam_run_slow")
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+def _slow_gate(model: CamModel, slow: list[str], request: ExplainRequest) -> bool:
+    """The cost of the slow methods and a go button; drawn only while their result is not there yet."""
+    titles = [METHODS[m].title for m in slow]
+    work = estimate_work(model, request.layers, slow, aug_smooth=request.aug_smooth,
+                         channel_fraction=request.channel_fraction)
+    seconds = work * _seconds_per_image(model.name, model.weights, request.input_size, request.batch_size, model)
+    st.warning(slow_warning(titles, work, request.input_size, seconds, str(model.device)),
+               icon=":material/hourglass_top:")
+    return st.button(slow_button_label(titles, seconds), type="primary", key="cam_run_slow")
 
 
 def _set_target(index: int) -> None:
-    st.session_state["target"] = index
+    st.session_state["cam_target"] = index
 
 
 def _predictions(explanation: Explanation) -> None:
-    st.subheader("Prediction")
     columns = st.columns(len(explanation.predictions))
     for column, prediction in zip(columns, explanation.predictions):
         column.button(
-            f"{prediction.label} · {prediction.probability:.1%}", key=f"cam_top_{prediction.index}",
+            prediction_label(prediction.label, prediction.probability), key=f"cam_top_{prediction.index}",
             on_click=_set_target, args=(prediction.index,), width="stretch",
             type="primary" if prediction.index == explanation.target.index else "secondary",
             help="Explain this class",
         )
-    timing = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in explanation.timings.items())
-    st.caption(
-        f"Explaining **{explanation.target.label}** (p = {explanation.target.probability:.3f}). "
-        f"Ran on **{explanation.device}** at {explanation.input_size} px in {explanation.seconds:.2f} s ({timing})."
-    )
 
 
+@st.fragment
 def _grid(explanation: Explanation) -> None:
+    """The grid and its display controls: changing how maps are drawn reruns only this panel."""
     state = st.session_state
-    spec = MODELS[explanation.model]
-    labels = [spec.layer_label(layer) for layer in explanation.layers]
-    image = explanation.image
-    guided = explanation.guided_backprop
-
-    top = st.columns(4)
-    top[0].image(image, caption="Input")
-    if guided is not None and state["guided"]:
-        top[1].image(guided_backprop_image(guided), caption="Guided backprop (same for every layer)")
-
-    rows: list[GridRow] = []
-    for method in explanation.methods:
-        cells = [explanation.map(method, layer) for layer in explanation.layers]
-        maps = comparable_maps(cells) if state["shared"] else [cell.heatmap for cell in cells]
-        pictures = [colorize(m, state["cmap"]) if state["raw"] else overlay(image, m, alpha=state["alpha"],
-                                                                             colormap=state["cmap"]) for m in maps]
-        notes = [f"Δp {cell.faithfulness:+.2f}" if cell.faithfulness is not None else "" for cell in cells]
-        rows.append(GridRow(METHODS[method].title, pictures, notes))
-        if guided is not None and state["guided_cam"]:
-            rows.append(GridRow(f"Guided {METHODS[method].title}",
-                                [guided_gradcam_image(guided, cell.heatmap) for cell in cells]))
-
-    st.subheader("Layers across, methods down")
-    for column, label in zip(st.columns(len(labels)), labels):
+    display = DisplayOptions(alpha=state["cam_alpha"], colormap=state["cam_cmap"], heatmap_only=state["cam_raw"],
+                             shared_scale=state["cam_shared"], guided_backprop=state["cam_guided"],
+                             guided_rows=state["cam_guided_cam"])
+    view = grid_view(explanation, display)
+    for column, label in zip(st.columns(len(view.column_labels)), view.column_labels):
         column.markdown(f"**{label}**")
-    for row in rows:
+    for row in view.rows:
         st.markdown(f"**{row.label}**")
-        for index, (column, picture) in enumerate(zip(st.columns(len(labels)), row.cells)):
-            note = row.notes[index] if row.notes else None
-            column.image(picture, caption=note or None)
-    _best_cell(explanation)
-    grid = compose_grid(rows, labels, cell_size=160,
-                        title=f"{spec.title}: {explanation.target.label} (p = {explanation.target.probability:.2f})")
-    image_download(grid, f"gradcam-{explanation.model}", label="Download the grid (PNG)", key="cam_grid_png")
-
-
-def _best_cell(explanation: Explanation) -> None:
-    scored = [cell for cell in explanation.maps.values() if cell.faithfulness is not None]
-    if not scored:
-        return
-    best = max(scored, key=lambda cell: cell.faithfulness)
-    spec = MODELS[explanation.model]
-    st.caption(
-        f"Most faithful cell: **{METHODS[best.method].title}** at **{spec.layer_label(best.layer)}** "
-        f"(Δp {best.faithfulness:+.2f}: the probability of *{explanation.target.label}* changes least when the "
-        "picture is multiplied by that map)."
-    )
+        for column, picture, caption in zip(st.columns(len(view.column_labels)), row.cells, row.notes):
+            column.image(picture, caption=caption)
+    st.caption(run_summary(explanation))
+    sentence = best_cell_sentence(explanation)
+    if sentence:
+        st.caption(sentence)
+    with st.expander("Display", icon=":material/palette:", expanded=True):
+        first, second, third = st.columns(3)
+        first.slider("Heatmap opacity", 0.0, 1.0, step=0.05, key="cam_alpha")
+        second.selectbox("Colour map", list(COLORMAPS), key="cam_cmap")
+        third.toggle("Heatmap only (no photo)", key="cam_raw")
+        third.toggle("Shared colour scale across layers", key="cam_shared",
+                     help="Per-layer scaling hides that early layers are weak; this keeps real magnitudes.")
+    for column, (caption, picture) in zip(st.columns(4), view.extras):
+        column.image(picture, caption=caption)
+    image_download(grid_image(explanation, view), f"gradcam-{explanation.model}", label="Download the grid (PNG)",
+                   key="cam_grid_png")
+    publish(PARAMS)
 
 
 INFO = PageInfo(

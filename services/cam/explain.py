@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass, field
 
 import cv2
@@ -59,36 +60,127 @@ PASS_COST = 3.0
 
 
 @dataclass(frozen=True)
+class MethodInputs:
+    """What one method needs to weigh one layer's channels: pytorch-grad-cam's ``get_cam_image`` arguments."""
+
+    cam_object: BaseCAM
+    tensor: torch.Tensor
+    module: nn.Module
+    target: int
+    activations: np.ndarray  # 1 x C x h x w
+    gradients: np.ndarray | None  # same shape, None for gradient-free methods
+
+
+def _by_cam_weights(inputs: MethodInputs) -> np.ndarray:
+    """Channels weighted by the method's own ``get_cam_weights`` (Grad-CAM, Grad-CAM++, XGrad-CAM, Score-CAM...)."""
+    weights = inputs.cam_object.get_cam_weights(inputs.tensor, inputs.module, [ClassifierOutputTarget(inputs.target)],
+                                                inputs.activations, inputs.gradients)
+    return weights[:, :, None, None] * inputs.activations
+
+
+def _gradient_times_activation(inputs: MethodInputs) -> np.ndarray:
+    return inputs.gradients * inputs.activations
+
+
+def _positive_gradient_times_activation(inputs: MethodInputs) -> np.ndarray:
+    return np.maximum(inputs.gradients, 0) * inputs.activations
+
+
+def _activations_alone(inputs: MethodInputs) -> np.ndarray:
+    return inputs.activations
+
+
+def _plain(cam_class: type[BaseCAM]) -> Callable[[nn.Module, "ExplainRequest", "WorkTracker"], BaseCAM]:
+    """A pytorch-grad-cam object with no hooks of its own (``target_layers=[]``): only its math is used."""
+    return lambda network, _request, _tracker: cam_class(network, [])
+
+
+@dataclass(frozen=True)
 class MethodInfo:
+    """One CAM method: adding a method is adding one row to ``METHODS``."""
+
     key: str
     title: str
-    cam_class: type[BaseCAM]
+    cam_class: type[BaseCAM]  # the pytorch-grad-cam class whose result this method equals
     uses_gradients: bool
     slow: bool  # one forward pass per feature channel: minutes on a CPU at deep layers
     summary: str
+    weigh: Callable[[MethodInputs], np.ndarray]  # 1 x C x h x w weighted activations, summed into the map
+    project: bool = False  # the map is the first principal component of ``weigh`` (EigenCAM, EigenGrad-CAM)
+    build: Callable[[nn.Module, "ExplainRequest", "WorkTracker"], BaseCAM] | None = None  # default: ``_plain``
+
+    def cam_object(self, network: nn.Module, request: "ExplainRequest", tracker: "WorkTracker") -> BaseCAM:
+        return (self.build or _plain(self.cam_class))(network, request, tracker)
 
 
 METHODS: dict[str, MethodInfo] = {
     info.key: info
     for info in (
-        MethodInfo("gradcam", "Grad-CAM", GradCAM, True, False, "channels weighted by their mean gradient"),
+        MethodInfo("gradcam", "Grad-CAM", GradCAM, True, False, "channels weighted by their mean gradient",
+                   _by_cam_weights),
         MethodInfo("gradcampp", "Grad-CAM++", GradCAMPlusPlus, True, False,
-                   "positive gradients weighted by higher-order terms: better for several objects"),
-        MethodInfo("xgradcam", "XGrad-CAM", XGradCAM, True, False, "gradients weighted by normalised activations"),
+                   "positive gradients weighted by higher-order terms: better for several objects", _by_cam_weights),
+        MethodInfo("xgradcam", "XGrad-CAM", XGradCAM, True, False, "gradients weighted by normalised activations",
+                   _by_cam_weights),
         MethodInfo("hirescam", "HiResCAM", HiResCAM, True, False,
-                   "element-wise gradient × activation: provably faithful for the layer"),
+                   "element-wise gradient × activation: provably faithful for the layer", _gradient_times_activation),
         MethodInfo("layercam", "LayerCAM", LayerCAM, True, False,
-                   "positive gradients per location: sharp maps even at early layers"),
+                   "positive gradients per location: sharp maps even at early layers",
+                   _positive_gradient_times_activation),
         MethodInfo("eigencam", "EigenCAM", EigenCAM, False, False,
-                   "first principal component of the activations: class-agnostic"),
+                   "first principal component of the activations: class-agnostic", _activations_alone, project=True),
         MethodInfo("eigengradcam", "EigenGrad-CAM", EigenGradCAM, True, False,
-                   "first principal component of gradient × activation"),
+                   "first principal component of gradient × activation", _gradient_times_activation, project=True),
         MethodInfo("scorecam", "Score-CAM", ScoreCAM, False, True,
-                   "each channel masks the image; the class score of the masked image is its weight"),
+                   "each channel masks the image; the class score of the masked image is its weight", _by_cam_weights,
+                   build=lambda network, request, tracker: _BatchedScoreCAM(
+                       network, request.batch_size, request.channel_fraction, tracker)),
         MethodInfo("ablationcam", "Ablation-CAM", AblationCAM, False, True,
-                   "each channel is removed in turn; the drop in class score is its weight"),
+                   "each channel is removed in turn; the drop in class score is its weight", _by_cam_weights,
+                   build=lambda network, request, tracker: _HookedAblationCAM(
+                       network, request.batch_size, request.channel_fraction, tracker)),
     )
 }
+
+
+@dataclass(frozen=True)
+class ExplainRequest:
+    """Everything that decides an explanation except the model and the picture; hashable, so it is a cache key.
+
+    ``layers`` None means all of the model's stages, ``target`` None the top-1 class, ``input_size`` None the
+    model's own. ``guided`` adds the guided backprop gradient, ``faithfulness`` Δp per map; ``batch_size`` and
+    ``channel_fraction`` size down the slow methods (Score-CAM, Ablation-CAM).
+    """
+
+    layers: tuple[str, ...] | None = None
+    methods: tuple[str, ...] = ("gradcam",)
+    target: int | None = None
+    aug_smooth: bool = False
+    eigen_smooth: bool = False
+    guided: bool = False
+    faithfulness: bool = False
+    input_size: int | None = None
+    batch_size: int = 32
+    channel_fraction: float = 1.0
+
+    def __post_init__(self) -> None:
+        methods = (self.methods,) if isinstance(self.methods, str) else tuple(self.methods)
+        object.__setattr__(self, "methods", methods)
+        if self.layers is not None:
+            object.__setattr__(self, "layers", tuple(self.layers))
+
+    @classmethod
+    def of(cls, *, method: str | Sequence[str] = "gradcam", **fields) -> ExplainRequest:
+        """The request from ``explain_layers``-style keywords (``method`` may be one key or several)."""
+        return cls(methods=fields.pop("methods", method), **fields)
+
+    def replace(self, **changes) -> ExplainRequest:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def maps_only(self) -> ExplainRequest:
+        """The part that decides the maps: guided backprop and faithfulness are separate stages."""
+        return self.replace(guided=False, faithfulness=False)
 
 
 @dataclass(frozen=True)
@@ -108,6 +200,7 @@ class LayerMap:
     raw: np.ndarray  # H x W float32 >= 0, the same map before scaling: comparable across layers of one method
     grid: tuple[int, int]  # (rows, columns) of the layer's feature map: the map's true resolution
     faithfulness: float | None  # change of the target probability when the input is multiplied by the map
+    input_heatmap: np.ndarray | None = None  # the scaled map at the network's input size (what Δp multiplies in)
 
 
 @dataclass(frozen=True)
@@ -137,70 +230,68 @@ class Explanation:
 def explain_layers(
     model: CamModel,
     image: np.ndarray | LoadedImage,
-    layers: Sequence[str] | None = None,
-    method: str | Sequence[str] = "gradcam",
-    target: int | None = None,
+    request: ExplainRequest | None = None,
     *,
-    aug_smooth: bool = False,
-    eigen_smooth: bool = False,
-    guided: bool = False,
-    faithfulness: bool = False,
-    input_size: int | None = None,
-    batch_size: int = 32,
-    channel_fraction: float = 1.0,
     progress: Progress | None = None,
+    **fields,
 ) -> Explanation:
-    """Top-5 predictions and one map per (method, layer) for ``image``, explaining class ``target``.
+    """Top-5 predictions and one map per (method, layer) for ``image``, as ``request`` asks.
 
-    ``layers`` defaults to all of the model's stages and ``target`` to the top-1 class. ``method`` is a key of
-    ``METHODS`` or a list of them; all of them share the same forward/backward pass. ``guided`` adds the guided
-    backprop gradient (for guided Grad-CAM); ``faithfulness`` scores each map with pytorch-grad-cam's
-    ``CamMultImageConfidenceChange``. ``input_size``, ``batch_size`` and ``channel_fraction`` size down the slow
-    methods (ScoreCAM, AblationCAM); ``progress`` is called as work advances.
+    ``request`` may instead be given as its fields (``layers=..., method=..., target=...``; see
+    ``ExplainRequest``). All methods share one forward/backward pass; guided backprop and faithfulness are the
+    separate stages ``with_guided_backprop`` and ``with_faithfulness``, so a caller can cache each on its own.
+    """
+    request = ExplainRequest.of(**fields) if request is None else request
+    tracker = WorkTracker(progress, estimate_request(model, request))
+    explanation = explain_maps(model, image, request, tracker=tracker)
+    if request.guided:
+        explanation = with_guided_backprop(model, explanation, tracker=tracker)
+    if request.faithfulness:
+        explanation = with_faithfulness(model, explanation, request.batch_size, tracker=tracker)
+    tracker.finish()
+    return explanation
+
+
+def explain_maps(
+    model: CamModel,
+    image: np.ndarray | LoadedImage,
+    request: ExplainRequest,
+    *,
+    forward: ForwardPass | None = None,
+    tracker: WorkTracker | None = None,
+) -> Explanation:
+    """The predictions and maps of ``request`` (its ``guided`` and ``faithfulness`` are left to the other stages).
+
+    ``forward`` is a ``ForwardPass`` of the same model, picture, layers and size kept from an earlier call: a new
+    target class then costs one backward pass instead of a forward and a backward.
     """
     started = time.perf_counter()
+    tracker = tracker or WorkTracker(None, estimate_request(model, request.maps_only))
     pixels = _as_pixels(image)
-    layers = _check_layers(model, layers)
-    methods = _check_methods(method)
-    size = _check_options(model, input_size, batch_size, channel_fraction)
-    tracker = _Tracker(
-        progress, estimate_work(model, layers, methods, aug_smooth=aug_smooth, guided=guided,
-                                faithfulness=faithfulness, channel_fraction=channel_fraction)
-    )
-    timings: dict[str, float] = {}
+    layers = _check_layers(model, request.layers)
+    methods = _check_methods(request.methods)
+    size = _check_options(model, request)
+    target = check_target(model, request.target)
     tensor = prepare_input(model, pixels, size)
+    if forward is None or not forward.serves(model, tensor, layers):
+        forward = ForwardPass(model, tensor, layers)
+    chosen = forward.top1 if target is None else target
+    predictions, target_prediction = _predictions(model, forward.logits, chosen)
     need_gradients = any(METHODS[m].uses_gradients for m in methods)
-
-    # The un-augmented pass decides the predictions and the default target; without aug smoothing it also
-    # provides the activations and gradients for every map.
-    first = _single_pass(model, tensor, layers, check_target(model, target), need_gradients and not aug_smooth)
-    predictions, target_prediction = _predictions(model, first.logits, first.target)
-    timings["prediction + gradients"] = time.perf_counter() - started
+    gradients = forward.gradients(chosen) if need_gradients and not request.aug_smooth else None
+    timings = {"prediction + gradients": time.perf_counter() - started}
     tracker.advance(PASS_COST, "forward and backward pass done")
 
-    objects = {m: _method_object(m, model.network, batch_size, channel_fraction, tracker) for m in methods}
+    objects = {m: METHODS[m].cam_object(model.network, request, tracker) for m in methods}
     mark = time.perf_counter()
-    if aug_smooth:
-        heat, raw, grids = _augmented_maps(model, tensor, layers, methods, objects, first.target, need_gradients,
-                                           eigen_smooth, tracker)
+    if request.aug_smooth:
+        heat, raw, grids = _augmented_maps(model, tensor, layers, methods, objects, chosen, need_gradients,
+                                           request.eigen_smooth, tracker)
     else:
-        heat, raw = _maps_from_pass(first, tensor, layers, methods, objects, model, eigen_smooth)
-        grids = first.grids
+        heat, raw = _maps_from_pass(forward.activations, gradients, tensor, layers, methods, objects, model, chosen,
+                                    request.eigen_smooth)
+        grids = forward.grids
     timings["maps"] = time.perf_counter() - mark
-
-    guided_gradient = None
-    if guided:
-        mark = time.perf_counter()
-        guided_gradient = _guided_backprop(model, tensor, first.target)
-        timings["guided backprop"] = time.perf_counter() - mark
-        tracker.advance(PASS_COST, "guided backprop done")
-
-    scores: dict[tuple[str, str], float] = {}
-    if faithfulness:
-        mark = time.perf_counter()
-        scores = _faithfulness(model, tensor, heat, first.target, target_prediction.probability, batch_size)
-        timings["faithfulness"] = time.perf_counter() - mark
-        tracker.advance(len(heat), "faithfulness scored")
 
     mark = time.perf_counter()
     out_size = (pixels.shape[1], pixels.shape[0])
@@ -211,14 +302,12 @@ def explain_layers(
             heatmap=np.clip(_resize(heat[key], out_size), 0.0, 1.0),
             raw=np.maximum(_resize(raw[key], out_size), 0.0),
             grid=grids[key[1]],
-            faithfulness=scores.get(key),
+            faithfulness=None,
+            input_heatmap=heat[key],
         )
         for key in heat
     }
-    if guided_gradient is not None:
-        guided_gradient = _resize(guided_gradient, out_size)
     timings["resize"] = time.perf_counter() - mark
-    tracker.finish()
     return Explanation(
         model=model.name,
         image=pixels,
@@ -228,12 +317,55 @@ def explain_layers(
         layers=layers,
         methods=methods,
         maps=maps,
-        guided_backprop=guided_gradient,
+        guided_backprop=None,
         device=describe_device(model.device),
-        aug_smooth=aug_smooth,
-        eigen_smooth=eigen_smooth,
+        aug_smooth=request.aug_smooth,
+        eigen_smooth=request.eigen_smooth,
         timings=timings,
     )
+
+
+def forward_pass(model: CamModel, image: np.ndarray | LoadedImage, request: ExplainRequest) -> ForwardPass:
+    """The forward pass ``explain_maps`` would run for ``request``, to keep and hand back to it later."""
+    layers = _check_layers(model, request.layers)
+    return ForwardPass(model, prepare_input(model, _as_pixels(image), _check_options(model, request)), layers)
+
+
+def with_guided_backprop(model: CamModel, explanation: Explanation, *,
+                         tracker: WorkTracker | None = None) -> Explanation:
+    """``explanation`` plus the guided backprop gradient of its target (one pass on the model's guided copy)."""
+    mark = time.perf_counter()
+    tensor = prepare_input(model, explanation.image, explanation.input_size)
+    gradient = _guided_backprop(model, tensor, explanation.target.index)
+    gradient = _resize(gradient, (explanation.image.shape[1], explanation.image.shape[0]))
+    if tracker is not None:
+        tracker.advance(PASS_COST, "guided backprop done")
+    timings = {**explanation.timings, "guided backprop": time.perf_counter() - mark}
+    return dataclasses.replace(explanation, guided_backprop=gradient, timings=timings)
+
+
+def with_faithfulness(model: CamModel, explanation: Explanation, batch_size: int = 32, *,
+                      tracker: WorkTracker | None = None) -> Explanation:
+    """``explanation`` with Δp on every map: the target probability on ``input × map`` minus on the input
+    (pytorch-grad-cam's ``CamMultImageConfidenceChange`` with a softmax target). Near 0 or positive means the
+    map keeps the evidence."""
+    mark = time.perf_counter()
+    tensor = prepare_input(model, explanation.image, explanation.input_size)
+    heat = {key: cell.input_heatmap for key, cell in explanation.maps.items()}
+    scores = _faithfulness(model, tensor, heat, explanation.target.index, explanation.target.probability,
+                           max(1, min(int(batch_size), MAX_BATCH_SIZE)))
+    if tracker is not None:
+        tracker.advance(len(heat), "faithfulness scored")
+    maps = {key: dataclasses.replace(cell, faithfulness=scores[key]) for key, cell in explanation.maps.items()}
+    timings = {**explanation.timings, "faithfulness": time.perf_counter() - mark}
+    return dataclasses.replace(explanation, maps=maps, timings=timings)
+
+
+def estimate_request(model: CamModel, request: ExplainRequest) -> float:
+    """``estimate_work`` of a whole request."""
+    return estimate_work(model, request.layers, request.methods, aug_smooth=request.aug_smooth,
+                         guided=request.guided, faithfulness=request.faithfulness,
+                         channel_fraction=request.channel_fraction)
 
 
 def estimate_work(
@@ -324,41 +456,55 @@ def replaced_output(module: nn.Module, replacement: Callable[[torch.Tensor], tor
 # the single pass and the maps
 
 
-@dataclass
-class _Pass:
-    logits: torch.Tensor  # 1 x classes, detached
-    target: int
-    activations: dict[str, np.ndarray]  # layer -> 1 x C x h x w
-    gradients: dict[str, np.ndarray] | None
+class ForwardPass:
+    """One forward pass with every chosen layer hooked, its graph kept: the gradients for any target class then
+    cost one backward pass (``gradients``), and a target change needs no new forward pass.
+
+    Safe to share between threads: backward passes over the kept graph take turns.
+    """
+
+    KEPT_TARGETS = 4
+
+    def __init__(self, model: CamModel, tensor: torch.Tensor, layers: Sequence[str]):
+        self.model = model
+        self.tensor = tensor
+        self.layers = tuple(layers)
+        modules = {layer: model.module(layer) for layer in self.layers}
+        x = tensor.detach().requires_grad_(True)
+        with torch.enable_grad(), recorded_outputs(modules) as outputs:
+            logits = model.network(x)
+        self._logits = logits
+        self._captured = [outputs[layer] for layer in self.layers]
+        self.logits = logits.detach()
+        self.top1 = int(self.logits[0].argmax())
+        self.activations = {layer: a.detach().cpu().numpy() for layer, a in zip(self.layers, self._captured)}
+        self._gradients: dict[int, dict[str, np.ndarray]] = {}
+        self._lock = threading.Lock()
 
     @property
     def grids(self) -> dict[str, tuple[int, int]]:
         return {layer: tuple(int(s) for s in a.shape[-2:]) for layer, a in self.activations.items()}
 
+    def serves(self, model: CamModel, tensor: torch.Tensor, layers: Sequence[str]) -> bool:
+        """Whether this pass is the one ``model`` would run on ``tensor`` at ``layers``."""
+        return (model is self.model and tuple(layers) == self.layers and tensor.shape == self.tensor.shape
+                and bool(torch.equal(tensor, self.tensor)))
 
-def _single_pass(model: CamModel, tensor: torch.Tensor, layers: Sequence[str], target: int | None,
-                 need_gradients: bool) -> _Pass:
-    """One forward pass with every layer hooked and, if needed, one backward pass to all of them at once."""
-    modules = {layer: model.module(layer) for layer in layers}
-    x = tensor.detach().requires_grad_(need_gradients)
-    with torch.set_grad_enabled(need_gradients), recorded_outputs(modules) as outputs:
-        logits = model.network(x)
-    chosen = int(logits[0].argmax()) if target is None else target
-    captured = [outputs[layer] for layer in layers]
-    gradients = None
-    if need_gradients:
-        grads = torch.autograd.grad(logits[0, chosen], captured)
-        gradients = {layer: g.detach().cpu().numpy() for layer, g in zip(layers, grads)}
-    activations = {layer: a.detach().cpu().numpy() for layer, a in zip(layers, captured)}
-    return _Pass(logits=logits.detach(), target=chosen, activations=activations, gradients=gradients)
+    def gradients(self, target: int) -> dict[str, np.ndarray]:
+        """Gradient of the score of class ``target`` at every layer's output (one backward pass, remembered)."""
+        with self._lock:
+            if target not in self._gradients:
+                grads = torch.autograd.grad(self._logits[0, target], self._captured, retain_graph=True)
+                if len(self._gradients) >= self.KEPT_TARGETS:
+                    self._gradients.pop(next(iter(self._gradients)))
+                self._gradients[target] = {layer: g.detach().cpu().numpy() for layer, g in zip(self.layers, grads)}
+            return self._gradients[target]
 
 
-def _layer_map(method: str, cam_object: BaseCAM, tensor: torch.Tensor, module: nn.Module, target: int,
-               activations: np.ndarray, gradients: np.ndarray | None,
-               eigen_smooth: bool) -> tuple[np.ndarray, np.ndarray]:
+def _layer_map(info: MethodInfo, inputs: MethodInputs, eigen_smooth: bool) -> tuple[np.ndarray, np.ndarray]:
     """(scaled, raw) map at input resolution, computed as ``BaseCAM.compute_cam_per_layer`` does."""
-    cam = np.maximum(_cam_image(method, cam_object, tensor, module, target, activations, gradients, eigen_smooth), 0)
-    size = (tensor.shape[-1], tensor.shape[-2])
+    cam = np.maximum(_cam_image(info, inputs, eigen_smooth), 0)
+    size = (inputs.tensor.shape[-1], inputs.tensor.shape[-2])
     # Scaled twice like pytorch-grad-cam: per layer, then again when it "aggregates" the layers; the second pass
     # matters because bilinear upsampling never quite reaches the grid's maximum.
     scaled = scale_cam_image(scale_cam_image(cam, size))[0]
@@ -366,24 +512,15 @@ def _layer_map(method: str, cam_object: BaseCAM, tensor: torch.Tensor, module: n
     return scaled, raw
 
 
-def _cam_image(method: str, cam_object: BaseCAM, tensor: torch.Tensor, module: nn.Module, target: int,
-               activations: np.ndarray, gradients: np.ndarray | None, eigen_smooth: bool) -> np.ndarray:
+def _cam_image(info: MethodInfo, inputs: MethodInputs, eigen_smooth: bool) -> np.ndarray:
     """The ``get_cam_image`` of each pytorch-grad-cam method, with a faster principal-component projection.
 
     pytorch-grad-cam's ``get_2d_projection`` asks numpy for the full SVD, whose left factor is (h·w)² floats:
     630 MB and seconds at a 112 × 112 layer. Only the first right singular vector is used, which the thin SVD
     returns identically (same LAPACK routine), so the maps are unchanged.
     """
-    if method == "eigencam":
-        return first_component_projection(activations)
-    if method in ("eigengradcam", "hirescam"):
-        weighted = gradients * activations
-    elif method == "layercam":
-        weighted = np.maximum(gradients, 0) * activations
-    else:
-        weights = cam_object.get_cam_weights(tensor, module, [ClassifierOutputTarget(target)], activations, gradients)
-        weighted = weights[:, :, None, None] * activations
-    if method == "eigengradcam" or eigen_smooth:
+    weighted = info.weigh(inputs)
+    if info.project or eigen_smooth:
         return first_component_projection(weighted)
     return weighted.sum(axis=1)
 
@@ -401,16 +538,15 @@ def first_component_projection(activation_batch: np.ndarray) -> np.ndarray:
     return np.float32(projections)
 
 
-def _maps_from_pass(result: _Pass, tensor, layers, methods, objects, model: CamModel, eigen_smooth: bool):
+def _maps_from_pass(activations, gradients, tensor, layers, methods, objects, model: CamModel, target: int,
+                    eigen_smooth: bool):
     heat: dict[tuple[str, str], np.ndarray] = {}
     raw: dict[tuple[str, str], np.ndarray] = {}
     for method in methods:
         for layer in layers:
-            gradients = result.gradients[layer] if result.gradients is not None else None
-            heat[(method, layer)], raw[(method, layer)] = _layer_map(
-                method, objects[method], tensor, model.module(layer), result.target, result.activations[layer],
-                gradients, eigen_smooth,
-            )
+            inputs = MethodInputs(objects[method], tensor, model.module(layer), target, activations[layer],
+                                  gradients[layer] if gradients is not None else None)
+            heat[(method, layer)], raw[(method, layer)] = _layer_map(METHODS[method], inputs, eigen_smooth)
     return heat, raw
 
 
@@ -422,10 +558,12 @@ def _augmented_maps(model, tensor, layers, methods, objects, target, need_gradie
     grids: dict[str, tuple[int, int]] = {}
     for transform in transforms:
         augmented = transform.augment_image(tensor)
-        result = _single_pass(model, augmented, layers, target, need_gradients)
+        result = ForwardPass(model, augmented, layers)
+        gradients = result.gradients(target) if need_gradients else None
         grids = result.grids
         tracker.advance(PASS_COST, "augmented pass done")
-        heat, raw = _maps_from_pass(result, augmented, layers, methods, objects, model, eigen_smooth)
+        heat, raw = _maps_from_pass(result.activations, gradients, augmented, layers, methods, objects, model, target,
+                                    eigen_smooth)
         for key in heat:
             heat_sum[key] = heat_sum.get(key, 0) + _deaugment(transform, heat[key])
             raw_sum[key] = raw_sum.get(key, 0) + _deaugment(transform, raw[key])
@@ -480,15 +618,6 @@ def _resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 # methods
 
 
-def _method_object(key: str, network: nn.Module, batch_size: int, channel_fraction: float, tracker: _Tracker):
-    """A pytorch-grad-cam CAM object with no hooks of its own (``target_layers=[]``): only its math is used."""
-    if key == "scorecam":
-        return _BatchedScoreCAM(network, batch_size, channel_fraction, tracker)
-    if key == "ablationcam":
-        return _HookedAblationCAM(network, batch_size, channel_fraction, tracker)
-    return METHODS[key].cam_class(network, [])
-
-
 def strongest_channels(activations: np.ndarray, fraction: float) -> np.ndarray:
     """Indices (ascending) of the ``fraction`` of channels with the largest mean |activation| (all when 1)."""
     count = activations.shape[0]
@@ -503,7 +632,7 @@ class _BatchedScoreCAM(ScoreCAM):
     """ScoreCAM building the masked images one batch at a time (pytorch-grad-cam materialises all of them:
     channels × 3 × H × W floats, 770 MB at a 1280-channel layer), reporting progress, optionally on a subset."""
 
-    def __init__(self, model: nn.Module, batch_size: int, channel_fraction: float, tracker: _Tracker):
+    def __init__(self, model: nn.Module, batch_size: int, channel_fraction: float, tracker: WorkTracker):
         super().__init__(model, [])
         self.batch_size = batch_size
         self.channel_fraction = channel_fraction
@@ -531,7 +660,7 @@ class _HookedAblationCAM(AblationCAM):
     """AblationCAM whose ablation layer stands in for the target layer through a thread-bound output hook,
     instead of being swapped into the (shared) model, with progress and an optional channel subset."""
 
-    def __init__(self, model: nn.Module, batch_size: int, channel_fraction: float, tracker: _Tracker):
+    def __init__(self, model: nn.Module, batch_size: int, channel_fraction: float, tracker: WorkTracker):
         super().__init__(model, [], ablation_layer=AblationLayer(), batch_size=batch_size)
         self.channel_fraction = channel_fraction
         self.tracker = tracker
@@ -566,7 +695,7 @@ class _HookedAblationCAM(AblationCAM):
 # progress and validation
 
 
-class _Tracker:
+class WorkTracker:
     """Turns units of work done into a fraction and an estimate of the time left for the progress callback."""
 
     def __init__(self, callback: Progress | None, total: float):
@@ -623,7 +752,8 @@ def _check_methods(method: str | Sequence[str]) -> tuple[str, ...]:
     return chosen
 
 
-def _check_options(model: CamModel, input_size: int | None, batch_size: int, channel_fraction: float) -> int:
+def _check_options(model: CamModel, request: ExplainRequest) -> int:
+    input_size, batch_size, channel_fraction = request.input_size, request.batch_size, request.channel_fraction
     size = model.spec.input_size if input_size is None else int(input_size)
     if not MIN_INPUT_SIZE <= size <= MAX_INPUT_SIZE:
         raise ExplainOptionError(f"The input size must be between {MIN_INPUT_SIZE} and {MAX_INPUT_SIZE} pixels.")
