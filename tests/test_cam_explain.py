@@ -469,3 +469,12 @@ def test_a_new_method_is_one_table_row(model, reference, monkeypatch):
     explanation = explain_layers(model, image, layers=["_blocks.10"], method="hires2", target=967, input_size=96)
     expected = _library_map(HiResCAM, reference, "_blocks.10", image, 967)
     np.testing.assert_allclose(explanation.map("hires2", "_blocks.10").heatmap, expected, atol=1e-5)
+
+
+def test_pass_timing_scales_with_the_pixel_count():
+    from services.cam import PassTiming
+
+    timing = PassTiming.observed(seconds=2.0, passes=20, input_size=96)
+    assert timing.seconds_per_pass == pytest.approx(0.1)
+    assert timing.seconds(20, 96) == pytest.approx(2.0)
+    assert timing.seconds(10, 192) == pytest.approx(4.0)

@@ -34,8 +34,8 @@ def test_cells_are_overlays_captioned_with_method_layer_and_score(explanation):
     cell = explanation.map("gradcam", "_conv_head")
     np.testing.assert_array_equal(view.rows[0].cells[1], overlay(explanation.image, cell.heatmap, alpha=0.3,
                                                                  colormap="turbo"))
-    assert view.rows[0].notes[1] == f"Grad-CAM · stage 8 · Δp {cell.faithfulness:+.2f}"
-    assert view.rows[1].notes[0] == "Guided Grad-CAM · stage 3"
+    assert view.rows[0].notes[1] == f"stage 8 · Δp {cell.faithfulness:+.2f}"
+    assert view.rows[1].notes[0] == "stage 3"
     assert [caption for caption, _ in view.extras] == ["Input", "Guided backprop (same for every layer)"]
 
 

@@ -26,6 +26,7 @@ from services.cam import (
     CamModel,
     Explanation,
     ExplainRequest,
+    PassTiming,
     WeightsUnavailableError,
     WorkTracker,
     estimate_request,
@@ -261,12 +262,12 @@ def _explain(model: CamModel, pixels: np.ndarray) -> Explanation | None:
     identity = (model.name, model.weights, id(model), hashlib.sha1(pixels.tobytes()).hexdigest())
     request = _request(methods)
     slow = slow_methods(methods)
-    if slow and (identity, request.maps_only) not in st.session_state.get("cam_memo_maps", {}):
-        if not st.session_state.get("cam_run_slow") and not _slow_gate(model, slow, request):
-            fast = [m for m in methods if m not in slow]
-            if not fast:
-                return None
-            request = request.replace(methods=tuple(fast))
+    slow_pending = bool(slow) and (identity, request.maps_only) not in st.session_state.get("cam_memo_maps", {})
+    if slow_pending and not st.session_state.get("cam_run_slow") and not _slow_gate(model, slow, request):
+        fast = [m for m in methods if m not in slow]
+        if not fast:
+            return None
+        request, slow_pending = request.replace(methods=tuple(fast)), False
     bar = st.empty()
     tracker = WorkTracker(lambda fraction, text: bar.progress(min(1.0, fraction), text=text),
                           estimate_request(model, request))
@@ -287,15 +288,25 @@ def _explain(model: CamModel, pixels: np.ndarray) -> Explanation | None:
         return None
     finally:
         bar.empty()
+    if slow_pending:  # later estimates follow what this machine really did
+        st.session_state["cam_pass_timing"] = PassTiming.observed(
+            explanation.timings["maps"], _slow_work(model, slow, request), request.input_size)
     return explanation
+
+
+def _slow_work(model: CamModel, slow: list[str], request: ExplainRequest) -> float:
+    return estimate_work(model, request.layers, slow, aug_smooth=request.aug_smooth,
+                         channel_fraction=request.channel_fraction)
 
 
 def _slow_gate(model: CamModel, slow: list[str], request: ExplainRequest) -> bool:
     """The cost of the slow methods and a go button; drawn only while their result is not there yet."""
     titles = [METHODS[m].title for m in slow]
-    work = estimate_work(model, request.layers, slow, aug_smooth=request.aug_smooth,
-                         channel_fraction=request.channel_fraction)
-    seconds = work * _seconds_per_image(model.name, model.weights, request.input_size, request.batch_size, model)
+    work = _slow_work(model, slow, request)
+    timing = st.session_state.get("cam_pass_timing") or PassTiming(
+        _seconds_per_image(model.name, model.weights, request.input_size, request.batch_size, model),
+        request.input_size)
+    seconds = timing.seconds(work, request.input_size)
     st.warning(slow_warning(titles, work, request.input_size, seconds, str(model.device)),
                icon=":material/hourglass_top:")
     return st.button(slow_button_label(titles, seconds), type="primary", key="cam_run_slow")

@@ -391,16 +391,36 @@ def estimate_work(
 
 
 def measure_seconds_per_image(model: CamModel, input_size: int | None = None, batch_size: int = 8) -> float:
-    """Seconds one image takes in a batched forward pass on this machine (calibrates estimates)."""
+    """Seconds one image takes in a batched forward pass on this machine (calibrates estimates before any run):
+    the median of three batches after a warm-up batch, so one slow first call does not inflate every estimate."""
     size = input_size or model.spec.input_size
     batch = torch.zeros(max(1, batch_size), 3, size, size, device=model.device)
+    samples = []
     with torch.no_grad():
-        model.network(batch[:1])  # warm-up: first calls allocate
-        started = time.perf_counter()
-        model.network(batch)
-        if model.device.type == "cuda":
-            torch.cuda.synchronize(model.device)
-    return (time.perf_counter() - started) / batch.shape[0]
+        model.network(batch)  # warm-up: first calls allocate
+        for _ in range(3):
+            started = time.perf_counter()
+            model.network(batch)
+            if model.device.type == "cuda":
+                torch.cuda.synchronize(model.device)
+            samples.append((time.perf_counter() - started) / batch.shape[0])
+    return sorted(samples)[1]
+
+
+@dataclass(frozen=True)
+class PassTiming:
+    """Seconds per image pass seen at one input size; passes at other sizes scale with the pixel count."""
+
+    seconds_per_pass: float
+    input_size: int
+
+    @classmethod
+    def observed(cls, seconds: float, passes: float, input_size: int) -> PassTiming:
+        """From a finished run: ``seconds`` for ``passes`` image passes at ``input_size``."""
+        return cls(seconds / max(passes, 1.0), input_size)
+
+    def seconds(self, passes: float, input_size: int) -> float:
+        return passes * self.seconds_per_pass * (input_size / self.input_size) ** 2
 
 
 def slow_methods(methods: Sequence[str]) -> list[str]:

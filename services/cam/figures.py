@@ -45,7 +45,8 @@ class GridView:
 
 
 def grid_view(explanation: Explanation, display: DisplayOptions) -> GridView:
-    """Pictures of every cell; each caption names its layer, so the grid reads even when columns stack."""
+    """Pictures of every cell; each caption names its layer (the row label names the method), so the grid
+    still reads when a narrow screen stacks its columns."""
     spec = MODELS[explanation.model]
     labels = tuple(spec.layer_label(layer) for layer in explanation.layers)
     short = tuple(label.split(" · ")[0] for label in labels)  # "stage 3", or the layer's own name
@@ -58,19 +59,19 @@ def grid_view(explanation: Explanation, display: DisplayOptions) -> GridView:
         pictures = [colorize(m, display.colormap) if display.heatmap_only
                     else overlay(image, m, alpha=display.alpha, colormap=display.colormap) for m in maps]
         title = METHODS[method].title
-        rows.append(GridRow(title, pictures, [_caption(title, name, cell) for name, cell in zip(short, cells)]))
+        rows.append(GridRow(title, pictures, [_caption(name, cell) for name, cell in zip(short, cells)]))
         if guided is not None and display.guided_rows:
             rows.append(GridRow(f"Guided {title}", [guided_gradcam_image(guided, cell.heatmap) for cell in cells],
-                                [f"Guided {title} · {name}" for name in short]))
+                                list(short)))
     extras = [("Input", image)]
     if guided is not None and display.guided_backprop:
         extras.append(("Guided backprop (same for every layer)", guided_backprop_image(guided)))
     return GridView(labels, tuple(rows), tuple(extras))
 
 
-def _caption(title: str, layer: str, cell: LayerMap) -> str:
+def _caption(layer: str, cell: LayerMap) -> str:
     score = f" · Δp {cell.faithfulness:+.2f}" if cell.faithfulness is not None else ""
-    return f"{title} · {layer}{score}"
+    return f"{layer}{score}"
 
 
 def grid_image(explanation: Explanation, view: GridView) -> np.ndarray:

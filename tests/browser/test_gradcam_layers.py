@@ -42,3 +42,60 @@ def test_url_view_with_two_methods_and_shared_scale(page, app_url):
     assert "LayerCAM" in body and "stage 3 · _blocks.4" in body and "stage 7 · _blocks.15" in body
     assert "stage 1 · _blocks.0" not in body
     screenshot(page, "gradcam-shared-scale")
+
+
+def _lines(page, *needles: str) -> list[str]:
+    return [line for line in page.inner_text("body").splitlines() if any(n in line for n in needles)]
+
+
+def _seconds(text: str) -> float:
+    value, unit = re.search(r"roughly \*?\*?(\d+) (s|min)", text).groups()
+    return float(value) * (60 if unit == "min" else 1)
+
+
+def test_slow_method_gate_leaves_after_the_run_and_follows_the_input_size(page, app_url):
+    """Issue 17 defect 3: the Score-CAM warning and its run button stayed above the results, and a changed
+    input size kept an estimate that did not follow what the machine had just done."""
+    _open(page, f"{app_url}/gradcam?methods=scorecam&layers=_blocks.0&size=96&faith=0&guided=0&guided_cam=0")
+    assert _lines(page, "roughly") and page.get_by_role("button", name=re.compile("^Run Score-CAM")).count() == 1
+    page.get_by_role("button", name=re.compile("^Run Score-CAM")).click()
+    settle(page)
+    assert_clean(page)
+    assert "Score-CAM" in page.inner_text("body") and "Explaining" in page.inner_text("body")
+    assert not _lines(page, "roughly"), _lines(page, "roughly")
+    assert page.get_by_role("button", name=re.compile("^Run Score-CAM")).count() == 0
+    ran = float(re.search(r"at 96 px in ([\d.]+) s", page.inner_text("body")).group(1))
+
+    page.get_by_text("Options: target class").click()
+    size = page.get_by_role("slider", name="Input size (pixels)")
+    size.focus()
+    size.press("ArrowRight")  # 96 -> 128 px
+    settle(page)
+    assert_clean(page)
+    warning = _lines(page, "roughly")
+    assert len(warning) == 1 and "at 128 px" in warning[0], warning
+    # the same work at (128/96)² the pixels: the estimate follows the run just seen, not a stale calibration
+    expected = ran * (128 / 96) ** 2
+    assert _seconds(warning[0]) <= max(3.0, 3 * expected), (warning[0], ran)
+
+
+def test_projector_shows_the_grid_above_the_fold(page, app_url):
+    """Issue 17 defect 7: on a 1280×720 projector the grid was entirely below the fold."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    _open(page, f"{app_url}/gradcam")
+    first_cell = page.locator('[data-testid="stImage"]').first
+    box = first_cell.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 720, box
+    assert "stage 1" in first_cell.inner_text()
+    screenshot(page, "gradcam-projector")
+
+
+def test_phone_keeps_a_header_on_every_cell(page, app_url):
+    """Issue 17 defect 7: on a 390 px phone the columns stack and the header row no longer sits above its cells,
+    so every cell names its own layer."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    _open(page, f"{app_url}/gradcam?layers=_blocks.4,_conv_head&guided_cam=0")
+    captions = page.locator('[data-testid="stImageCaption"]')
+    texts = [captions.nth(i).inner_text() for i in range(captions.count())]
+    assert any(t.startswith("stage 3") for t in texts) and any(t.startswith("stage 8") for t in texts), texts
+    screenshot(page, "gradcam-phone")
