@@ -1,5 +1,7 @@
 """The Grad-CAM presenter: grid pictures and captions from an explanation and display options, the grid PNG."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -7,10 +9,14 @@ from services.cam import explain_layers, load_model
 from services.cam.figures import (
     DisplayOptions,
     best_cell_sentence,
+    column_labels,
     duration,
+    faithfulness_table,
     grid_image,
-    grid_view,
+    guided_rows,
+    method_rows,
     run_summary,
+    side_pictures,
     slow_button_label,
     slow_warning,
 )
@@ -27,31 +33,44 @@ def explanation():
                           method=["gradcam", "eigencam"], guided=True, faithfulness=True, input_size=96)
 
 
-def test_cells_are_overlays_captioned_with_method_layer_and_score(explanation):
-    view = grid_view(explanation, DisplayOptions(alpha=0.3, colormap="turbo"))
-    assert view.column_labels == ("stage 3 · _blocks.4", "stage 8 · _conv_head")
-    assert [row.label for row in view.rows] == ["Grad-CAM", "Guided Grad-CAM", "EigenCAM", "Guided EigenCAM"]
+def test_cells_are_overlays_captioned_with_their_layer(explanation):
+    display = DisplayOptions(alpha=0.3, colormap="turbo")
+    assert column_labels(explanation) == ("stage 3 · _blocks.4", "stage 8 · _conv_head")
+    rows = method_rows(explanation, display)
+    assert [row.label for row in rows] == ["Grad-CAM", "EigenCAM"]
     cell = explanation.map("gradcam", "_conv_head")
-    np.testing.assert_array_equal(view.rows[0].cells[1], overlay(explanation.image, cell.heatmap, alpha=0.3,
-                                                                 colormap="turbo"))
-    assert view.rows[0].notes[1] == f"stage 8 · Δp {cell.faithfulness:+.2f}"
-    assert view.rows[1].notes[0] == "stage 3"
-    assert [caption for caption, _ in view.extras] == ["Input", "Guided backprop (same for every layer)"]
+    np.testing.assert_array_equal(rows[0].cells[1], overlay(explanation.image, cell.heatmap, alpha=0.3,
+                                                            colormap="turbo"))
+    assert rows[0].notes == ["stage 3", "stage 8"]
+    guided = guided_rows(explanation, display)
+    assert [row.label for row in guided] == ["Guided Grad-CAM", "Guided EigenCAM"] and guided[1].notes[0] == "stage 3"
+    assert [caption for caption, _ in side_pictures(explanation, display)] == [
+        "Input", "Guided backprop (same for every layer)"]
 
 
 def test_heatmap_only_and_shared_scale_change_only_the_pictures(explanation):
-    view = grid_view(explanation, DisplayOptions(heatmap_only=True, shared_scale=True, guided_rows=False,
-                                                 guided_backprop=False))
+    display = DisplayOptions(heatmap_only=True, shared_scale=True, guided_rows=False, guided_backprop=False)
     cells = [explanation.map("gradcam", layer) for layer in explanation.layers]
     expected = [colorize(m, "jet") for m in comparable_maps(cells)]
-    for got, want in zip(view.rows[0].cells, expected):
+    for got, want in zip(method_rows(explanation, display)[0].cells, expected):
         np.testing.assert_array_equal(got, want)
-    assert [row.label for row in view.rows] == ["Grad-CAM", "EigenCAM"] and len(view.extras) == 1
+    assert guided_rows(explanation, display) == [] and len(side_pictures(explanation, display)) == 1
 
 
-def test_grid_image_keeps_only_scores_as_notes(explanation):
-    view = grid_view(explanation, DisplayOptions())
-    picture = grid_image(explanation, view)
+def test_faithfulness_table_lists_every_cell(explanation):
+    table = faithfulness_table(explanation).splitlines()
+    assert table[0] == "| Δp | stage 3 | stage 8 |" and len(table) == 4
+    score = explanation.map("eigencam", "_conv_head").faithfulness
+    assert table[3].startswith("| EigenCAM |") and table[3].endswith(f"{score:+.2f} |")
+    unscored = dataclasses.replace(explanation, maps={k: dataclasses.replace(c, faithfulness=None)
+                                                      for k, c in explanation.maps.items()})
+    assert faithfulness_table(unscored) is None and best_cell_sentence(unscored) is None
+
+
+def test_grid_image_has_every_row(explanation):
+    display = DisplayOptions()
+    rows = method_rows(explanation, display) + guided_rows(explanation, display)
+    picture = grid_image(explanation, rows)
     assert picture.dtype == np.uint8 and picture.shape[2] == 3
     assert picture.shape[0] > 4 * 160 and picture.shape[1] > 2 * 160
 

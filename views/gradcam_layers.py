@@ -43,13 +43,18 @@ from services.cam import (
 from services.cam.figures import (
     DisplayOptions,
     best_cell_sentence,
+    column_labels,
+    faithfulness_table,
     grid_image,
-    grid_view,
+    guided_rows,
+    method_rows,
     prediction_label,
     run_summary,
+    side_pictures,
     slow_button_label,
     slow_warning,
 )
+from services.cam.models import use_server_threads
 from services.cam.render import COLORMAPS
 from services.imaging import SAMPLES, ImageInputError
 from views.catalog import PageInfo
@@ -116,6 +121,7 @@ decision rests on. Strongly negative: the evidence was outside the highlighted a
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def _shared_model(name: str) -> CamModel:
     """One model per name for all sessions; explanations never modify it (hooks are per request)."""
+    use_server_threads()
     return load_model(name)
 
 
@@ -147,11 +153,13 @@ def render() -> None:
     publish(PARAMS)
     if loaded is None or model is None:
         return
-    explanation = _explain(model, loaded.pixels)
+    identity = _identity(model, loaded.pixels)
+    request = _gated_request(model, identity)
+    explanation = None if request is None else _maps(model, loaded.pixels, identity, request)
     if explanation is None:
         return
     _predictions(explanation)
-    _grid(explanation)
+    _grid(model, explanation, identity, request)
 
 
 def _keep_choices_valid() -> None:
@@ -253,42 +261,44 @@ def _remembered(stage: str, key: Any, compute: Callable[[], Any], keep: int) -> 
     return store[key]
 
 
-def _explain(model: CamModel, pixels: np.ndarray) -> Explanation | None:
-    """Run (or reuse) each stage: forward pass, maps, faithfulness, guided backprop. Slow methods wait for a go."""
+def _identity(model: CamModel, pixels: np.ndarray) -> tuple:
+    return model.name, model.weights, id(model), hashlib.sha1(pixels.tobytes()).hexdigest()
+
+
+def _gated_request(model: CamModel, identity: tuple) -> ExplainRequest | None:
+    """The request to serve now: slow methods join only after their go (their cost is shown first)."""
     methods = list(st.session_state["cam_methods"])
     if not methods:
         st.info("Choose at least one method (sidebar).")
         return None
-    identity = (model.name, model.weights, id(model), hashlib.sha1(pixels.tobytes()).hexdigest())
     request = _request(methods)
     slow = slow_methods(methods)
-    slow_pending = bool(slow) and (identity, request.maps_only) not in st.session_state.get("cam_memo_maps", {})
-    if slow_pending and not st.session_state.get("cam_run_slow") and not _slow_gate(model, slow, request):
+    pending = bool(slow) and (identity, request.maps_only) not in st.session_state.get("cam_memo_maps", {})
+    if pending and not st.session_state.get("cam_run_slow") and not _slow_gate(model, slow, request):
         fast = [m for m in methods if m not in slow]
-        if not fast:
-            return None
-        request, slow_pending = request.replace(methods=tuple(fast)), False
+        return request.replace(methods=tuple(fast)) if fast else None
+    return request
+
+
+def _maps(model: CamModel, pixels: np.ndarray, identity: tuple, request: ExplainRequest) -> Explanation | None:
+    """Predictions and maps (the kept forward pass serves a new target with one backward pass)."""
+    fresh = (identity, request.maps_only) not in st.session_state.get("cam_memo_maps", {})
     bar = st.empty()
     tracker = WorkTracker(lambda fraction, text: bar.progress(min(1.0, fraction), text=text),
-                          estimate_request(model, request))
+                          estimate_request(model, request.maps_only))
     try:
         forward = None if request.aug_smooth else _remembered(
             "forward", (identity, request.layers, request.input_size),
             lambda: forward_pass(model, pixels, request), keep=1)
         explanation = _remembered("maps", (identity, request.maps_only), lambda: explain_maps(
             model, pixels, request.maps_only, forward=forward, tracker=tracker), keep=3)
-        if request.faithfulness:
-            explanation = _remembered("faith", (identity, request.maps_only), lambda: with_faithfulness(
-                model, explanation, request.batch_size, tracker=tracker), keep=3)
-        if request.guided:
-            explanation = _remembered("guided", (identity, request), lambda: with_guided_backprop(
-                model, explanation, tracker=tracker), keep=3)
     except (CamError, ImageInputError) as exc:
         st.error(str(exc))
         return None
     finally:
         bar.empty()
-    if slow_pending:  # later estimates follow what this machine really did
+    slow = slow_methods(request.methods)
+    if fresh and slow:  # later estimates follow what this machine really did
         st.session_state["cam_pass_timing"] = PassTiming.observed(
             explanation.timings["maps"], _slow_work(model, slow, request), request.input_size)
     return explanation
@@ -328,23 +338,31 @@ def _predictions(explanation: Explanation) -> None:
 
 
 @st.fragment
-def _grid(explanation: Explanation) -> None:
-    """The grid and its display controls: changing how maps are drawn reruns only this panel."""
+def _grid(model: CamModel, explanation: Explanation, identity: tuple, request: ExplainRequest) -> None:
+    """The grid, then guided rows and faithfulness as they are ready; the display controls rerun only this."""
     state = st.session_state
     display = DisplayOptions(alpha=state["cam_alpha"], colormap=state["cam_cmap"], heatmap_only=state["cam_raw"],
                              shared_scale=state["cam_shared"], guided_backprop=state["cam_guided"],
                              guided_rows=state["cam_guided_cam"])
-    view = grid_view(explanation, display)
-    for column, label in zip(st.columns(len(view.column_labels)), view.column_labels):
+    labels = column_labels(explanation)
+    for column, label in zip(st.columns(len(labels)), labels):
         column.markdown(f"**{label}**")
-    for row in view.rows:
-        st.markdown(f"**{row.label}**")
-        for column, picture, caption in zip(st.columns(len(view.column_labels)), row.cells, row.notes):
-            column.image(picture, caption=caption)
+    rows = method_rows(explanation, display)
+    _draw_rows(rows, len(labels))
+    key = (identity, request.maps_only)
+    if request.guided:
+        explanation = _remembered("guided", key, lambda: with_guided_backprop(model, explanation), keep=3)
+        guided = guided_rows(explanation, display)
+        _draw_rows(guided, len(labels))
+        rows += guided
+    if request.faithfulness:
+        explanation = _remembered("faith", (key, request.guided), lambda: with_faithfulness(
+            model, explanation, request.batch_size), keep=3)
     st.caption(run_summary(explanation))
-    sentence = best_cell_sentence(explanation)
-    if sentence:
-        st.caption(sentence)
+    table = faithfulness_table(explanation)
+    if table:
+        st.markdown(table)
+        st.caption(best_cell_sentence(explanation))
     with st.expander("Display", icon=":material/palette:", expanded=True):
         first, second, third = st.columns(3)
         first.slider("Heatmap opacity", 0.0, 1.0, step=0.05, key="cam_alpha")
@@ -352,11 +370,18 @@ def _grid(explanation: Explanation) -> None:
         third.toggle("Heatmap only (no photo)", key="cam_raw")
         third.toggle("Shared colour scale across layers", key="cam_shared",
                      help="Per-layer scaling hides that early layers are weak; this keeps real magnitudes.")
-    for column, (caption, picture) in zip(st.columns(4), view.extras):
+    for column, (caption, picture) in zip(st.columns(4), side_pictures(explanation, display)):
         column.image(picture, caption=caption)
-    image_download(grid_image(explanation, view), f"gradcam-{explanation.model}", label="Download the grid (PNG)",
+    image_download(grid_image(explanation, rows), f"gradcam-{explanation.model}", label="Download the grid (PNG)",
                    key="cam_grid_png")
     publish(PARAMS)
+
+
+def _draw_rows(rows: list, columns: int) -> None:
+    for row in rows:
+        st.markdown(f"**{row.label}**")
+        for column, picture, caption in zip(st.columns(columns), row.cells, row.notes):
+            column.image(picture, caption=caption)
 
 
 INFO = PageInfo(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.cam.explain import METHODS, Explanation, LayerMap
+from services.cam.explain import METHODS, Explanation
 from services.cam.models import MODELS
 from services.cam.render import (
     GridRow,
@@ -35,56 +35,77 @@ class DisplayOptions:
     guided_rows: bool = True  # a guided row under each method
 
 
-@dataclass(frozen=True)
-class GridView:
-    """The grid as the page draws it: column headers, rows of pictures with one caption per cell."""
-
-    column_labels: tuple[str, ...]
-    rows: tuple[GridRow, ...]
-    extras: tuple[tuple[str, np.ndarray], ...]  # (caption, picture): the input and the guided backprop
-
-
-def grid_view(explanation: Explanation, display: DisplayOptions) -> GridView:
-    """Pictures of every cell; each caption names its layer (the row label names the method), so the grid
-    still reads when a narrow screen stacks its columns."""
+def column_labels(explanation: Explanation) -> tuple[str, ...]:
     spec = MODELS[explanation.model]
-    labels = tuple(spec.layer_label(layer) for layer in explanation.layers)
-    short = tuple(label.split(" · ")[0] for label in labels)  # "stage 3", or the layer's own name
-    image = explanation.image
-    guided = explanation.guided_backprop
-    rows: list[GridRow] = []
+    return tuple(spec.layer_label(layer) for layer in explanation.layers)
+
+
+def _short_labels(explanation: Explanation) -> list[str]:
+    """"stage 3" (or a ResNet layer's own name): what each cell's caption says."""
+    return [label.split(" · ")[0] for label in column_labels(explanation)]
+
+
+def method_rows(explanation: Explanation, display: DisplayOptions) -> list[GridRow]:
+    """One row of overlays (or heatmaps) per method. Each caption names its layer (the row label names the
+    method), so the grid still reads when a narrow screen stacks its columns."""
+    rows = []
     for method in explanation.methods:
         cells = [explanation.map(method, layer) for layer in explanation.layers]
         maps = comparable_maps(cells) if display.shared_scale else [cell.heatmap for cell in cells]
         pictures = [colorize(m, display.colormap) if display.heatmap_only
-                    else overlay(image, m, alpha=display.alpha, colormap=display.colormap) for m in maps]
-        title = METHODS[method].title
-        rows.append(GridRow(title, pictures, [_caption(name, cell) for name, cell in zip(short, cells)]))
-        if guided is not None and display.guided_rows:
-            rows.append(GridRow(f"Guided {title}", [guided_gradcam_image(guided, cell.heatmap) for cell in cells],
-                                list(short)))
-    extras = [("Input", image)]
-    if guided is not None and display.guided_backprop:
-        extras.append(("Guided backprop (same for every layer)", guided_backprop_image(guided)))
-    return GridView(labels, tuple(rows), tuple(extras))
+                    else overlay(explanation.image, m, alpha=display.alpha, colormap=display.colormap) for m in maps]
+        rows.append(GridRow(METHODS[method].title, pictures, _short_labels(explanation)))
+    return rows
 
 
-def _caption(layer: str, cell: LayerMap) -> str:
-    score = f" · Δp {cell.faithfulness:+.2f}" if cell.faithfulness is not None else ""
-    return f"{layer}{score}"
+def guided_rows(explanation: Explanation, display: DisplayOptions) -> list[GridRow]:
+    """Guided backprop × each method's maps, one row per method (none without guided backprop)."""
+    guided = explanation.guided_backprop
+    if guided is None or not display.guided_rows:
+        return []
+    return [GridRow(f"Guided {METHODS[method].title}",
+                    [guided_gradcam_image(guided, explanation.map(method, layer).heatmap)
+                     for layer in explanation.layers], _short_labels(explanation))
+            for method in explanation.methods]
 
 
-def grid_image(explanation: Explanation, view: GridView) -> np.ndarray:
-    """The whole grid as one RGB picture, titled with the model and the class, for the PNG download."""
+def side_pictures(explanation: Explanation, display: DisplayOptions) -> list[tuple[str, np.ndarray]]:
+    """(caption, picture): the input, and the guided backprop gradient when it was computed and is shown."""
+    pictures = [("Input", explanation.image)]
+    if explanation.guided_backprop is not None and display.guided_backprop:
+        pictures.append(("Guided backprop (same for every layer)", guided_backprop_image(explanation.guided_backprop)))
+    return pictures
+
+
+def faithfulness_table(explanation: Explanation) -> str | None:
+    """Δp of every cell as a markdown table (methods down, layers across), or None when nothing was scored."""
+    if not any(cell.faithfulness is not None for cell in explanation.maps.values()):
+        return None
+    header = "| Δp | " + " | ".join(_short_labels(explanation)) + " |"
+    rule = "|---|" + "---:|" * len(explanation.layers)
+    lines = [header, rule]
+    for method in explanation.methods:
+        scores = [explanation.map(method, layer).faithfulness for layer in explanation.layers]
+        lines.append(f"| {METHODS[method].title} | " + " | ".join(
+            "–" if score is None else f"{score:+.2f}" for score in scores) + " |")
+    return "\n".join(lines)
+
+
+def grid_image(explanation: Explanation, rows: list[GridRow]) -> np.ndarray:
+    """The whole grid as one RGB picture, titled with the model and the class, Δp under each method's cells,
+    for the PNG download."""
     spec = MODELS[explanation.model]
-    rows = [GridRow(row.label, row.cells, [_note(n) for n in row.notes] if row.notes else None) for row in view.rows]
-    return compose_grid(rows, view.column_labels, cell_size=GRID_CELL_PX,
+    titles = {METHODS[m].title: m for m in explanation.methods}
+    drawn = []
+    for row in rows:
+        method = titles.get(row.label)
+        notes = None
+        if method is not None:
+            scores = [explanation.map(method, layer).faithfulness for layer in explanation.layers]
+            notes = [f"Δp {score:+.2f}" if score is not None else "" for score in scores]
+        drawn.append(GridRow(row.label, row.cells, notes))
+    return compose_grid(drawn, column_labels(explanation), cell_size=GRID_CELL_PX,
                         title=f"{spec.title}: {explanation.target.label} (p = {explanation.target.probability:.2f})")
-
-
-def _note(caption: str) -> str:
-    """The Δp part of a cell caption (the grid image has its own headers)."""
-    return caption.split(" · ")[-1] if "Δp" in caption else ""
 
 
 def prediction_label(label: str, probability: float) -> str:

@@ -23,6 +23,7 @@ from PIL import Image
 from pytorch_grad_cam.guided_backprop import GuidedBackpropReLUasModule
 from torch import nn
 
+from services.budget import CAM_TORCH_THREADS
 from services.cam.errors import UnknownLayerError, UnknownModelError, WeightsFileError, WeightsUnavailableError
 
 DEFAULT_MODEL = "efficientnet-lite0"
@@ -99,6 +100,12 @@ def imagenet_categories() -> tuple[str, ...]:
     from torchvision.models import ResNet18_Weights
 
     return tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def use_server_threads(count: int = CAM_TORCH_THREADS) -> None:
+    """Set torch's intra-op threads for a server that runs several sessions at once (see ``services.budget``)."""
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
 
 
 def pick_device() -> torch.device:
