@@ -74,6 +74,13 @@ KNN_MAX_DISTANCE_EVALUATIONS = 20_000_000
 #: per core) its OpenMP workers spin against each other and other work on a busy 2-core machine: a forward pass
 #: measured 10x slower (forward 2.8-5.5 s vs 0.23-0.43 s, faithfulness 7.1-7.5 s vs 1.9-2.4 s, load average 15).
 CAM_TORCH_THREADS = 1
+#: A weights file (upload or server folder): float32 ResNet-18/34/50 are 44.7/83.3/97.8 MiB.
+CAM_WEIGHTS_MAX_FILE_BYTES = 256 * MIB
+#: What its zip archive may inflate to, checked from the archive's directory before ``torch.load`` (a 3.1 MB
+#: file of deflated zeros inflated to 4.25 GB); torch.save itself never compresses, so this is the file size.
+CAM_WEIGHTS_MAX_INFLATED_BYTES = 256 * MIB
+#: Entries in that archive (ResNet-50 has 322: one per tensor plus a few records).
+CAM_WEIGHTS_MAX_ENTRIES = 10_000
 
 # --- affine (services.affine) -----------------------------------------------------------------------------
 #: Longest side of the affine page's working picture (its slider-to-image target is set for 1024 x 1024).

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import copy
 import io
+import pickle
 import socket
+import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +26,13 @@ from PIL import Image
 from pytorch_grad_cam.guided_backprop import GuidedBackpropReLUasModule
 from torch import nn
 
-from services.budget import CAM_TORCH_THREADS
+from services.budget import (
+    CAM_TORCH_THREADS,
+    CAM_WEIGHTS_MAX_ENTRIES,
+    CAM_WEIGHTS_MAX_FILE_BYTES,
+    CAM_WEIGHTS_MAX_INFLATED_BYTES,
+    MIB,
+)
 from services.cam.errors import UnknownLayerError, UnknownModelError, WeightsFileError, WeightsUnavailableError
 
 DEFAULT_MODEL = "efficientnet-lite0"
@@ -173,7 +182,11 @@ def load_model(
         state, origin = _standard_weights(spec, allow_download=allow_download)
     if state is not None:
         _check_state_dict(network, state, spec)
-        network.load_state_dict(state, strict=True)
+        try:
+            network.load_state_dict(state, strict=True)
+        except RuntimeError as exc:  # anything the check above did not foresee
+            raise WeightsFileError(f"These weights cannot be loaded into {spec.title} "
+                                   f"({exc.__class__.__name__}).") from exc
     target = torch.device(device) if device is not None else pick_device()
     network = network.eval().to(target)
     guided = _guided_copy(network)
@@ -256,29 +269,103 @@ def _offline_reason(url: str) -> str | None:
         return f"{host} cannot be reached, so they cannot be downloaded ({exc.__class__.__name__})"
 
 
+def local_weights_files(folder: str | Path) -> list[Path]:
+    """Weights files (.pth / .pt / .bin) a server operator put in ``folder``, by name; none when it is missing.
+
+    This is how weights larger than the upload limit reach the page: only files listed here can be chosen,
+    so a visitor never names a path on the server.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in WEIGHTS_SUFFIXES)
+
+
+WEIGHTS_SUFFIXES = (".pth", ".pt", ".bin")
+
+
 def _read_weights_file(source: bytes | str | Path) -> dict[str, torch.Tensor]:
-    """A state dict from untrusted bytes or a path: tensors only (``weights_only=True``), never pickled code."""
+    """A state dict from untrusted bytes or a path: tensors only (``weights_only=True``), never pickled code,
+    and the archive's inflated size checked against the budget before anything is inflated."""
     if isinstance(source, (bytes, bytearray)) and not source:
         raise WeightsFileError("The weights file is empty.")
+    if isinstance(source, (bytes, bytearray)):
+        size = len(source)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise WeightsFileError(f"There is no weights file at {source}.")
+        size = path.stat().st_size
+    if size > CAM_WEIGHTS_MAX_FILE_BYTES:
+        raise WeightsFileError(f"The weights file is {size / MIB:,.1f} MiB; the limit is "
+                               f"{CAM_WEIGHTS_MAX_FILE_BYTES / MIB:,.0f} MiB.")
     stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else Path(source)
+    check_archive(stream)
+    if isinstance(stream, io.BytesIO):
+        stream.seek(0)
     try:
         loaded = torch.load(stream, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise WeightsFileError(f"There is no weights file at {source}.") from exc
+    except pickle.UnpicklingError as exc:
+        # torch's own message suggests weights_only=False, i.e. running the file's code: never shown.
+        raise WeightsFileError(
+            "This file holds Python objects other than tensors (pickled code or classes), so it cannot be loaded "
+            "safely and is not run: only plain tensors are accepted. Save the weights with "
+            "torch.save(model.state_dict(), path)."
+        ) from exc
     except Exception as exc:  # torch.load raises many types for foreign or malicious files; all mean "unusable"
         raise WeightsFileError(
             "This file is not a PyTorch weights file that can be loaded safely (only plain tensors are "
-            f"accepted, never pickled code): {exc.__class__.__name__}: {' '.join(str(exc).split())[:200]}"
+            f"accepted, never pickled code; {exc.__class__.__name__})."
         ) from exc
     if isinstance(loaded, Mapping) and isinstance(loaded.get("state_dict"), Mapping):
         loaded = loaded["state_dict"]  # the common "checkpoint" wrapping
     if not isinstance(loaded, Mapping) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
         raise WeightsFileError("The weights file must hold a state dict: a mapping from parameter names to tensors.")
+    if not all(isinstance(k, str) for k in loaded):
+        raise WeightsFileError("The weights file must hold a state dict whose keys are parameter names (text); "
+                               "this one has keys of another type.")
     return dict(loaded)
 
 
+def check_archive(stream: io.BytesIO | Path) -> None:
+    """Refuse a zip archive that would inflate past ``CAM_WEIGHTS_MAX_INFLATED_BYTES``, from its directory; a
+    compressed entry is then inflated in small chunks to prove its declared size (and CRC) true.
+
+    torch.save writes stored (uncompressed) entries, so an honest file passes at once. Legacy (non-zip) files
+    are read by torch directly: their tensors cannot be larger than the file.
+    """
+    if not zipfile.is_zipfile(stream):
+        return
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            entries = archive.infolist()
+            if len(entries) > CAM_WEIGHTS_MAX_ENTRIES:
+                raise WeightsFileError(f"The weights archive has {len(entries):,} entries; the limit is "
+                                       f"{CAM_WEIGHTS_MAX_ENTRIES:,}.")
+            declared = sum(entry.file_size for entry in entries)
+            if declared > CAM_WEIGHTS_MAX_INFLATED_BYTES:
+                raise WeightsFileError(_inflation_message(declared))
+            compressed = [entry for entry in entries if entry.compress_type != zipfile.ZIP_STORED]
+            if any(entry.compress_type != zipfile.ZIP_DEFLATED for entry in compressed):
+                raise WeightsFileError("The weights archive uses a compression torch cannot read; save the weights "
+                                       "with torch.save.")
+            for entry in compressed:  # zipfile stops at the declared size and checks the CRC: a lie fails here
+                with archive.open(entry) as data:
+                    while data.read(MIB):
+                        pass
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise WeightsFileError("The weights file is a damaged zip archive (its directory does not match its "
+                               f"contents: {exc.__class__.__name__}).") from exc
+
+
+def _inflation_message(size: int) -> str:
+    return (f"The weights archive would inflate to {size / MIB:,.0f} MiB; "
+            f"the limit is {CAM_WEIGHTS_MAX_INFLATED_BYTES / MIB:,.0f} MiB (ResNet-50 needs 98).")
+
+
 def _check_state_dict(network: nn.Module, state: Mapping[str, torch.Tensor], spec: ModelSpec) -> None:
-    """Strict key and shape check with a message naming what does not fit (weights of another architecture)."""
+    """Strict key, shape and kind check with a message naming what does not fit (weights of another
+    architecture, or tensors without values: meta, sparse, quantized, complex)."""
     expected = network.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -287,12 +374,27 @@ def _check_state_dict(network: nn.Module, state: Mapping[str, torch.Tensor], spe
         for k in expected
         if k in state and state[k].shape != expected[k].shape
     ]
-    if missing or unexpected or mismatched:
+    unusable = [f"{k} ({_tensor_kind(state[k])})" for k in expected if k in state and _tensor_kind(state[k])]
+    if missing or unexpected or mismatched or unusable:
         parts = []
-        for title, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched)):
+        for title, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched),
+                            ("without usable values", unusable)):
             if keys:
                 parts.append(f"{len(keys)} {title} ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})")
         raise WeightsFileError(f"These weights do not fit {spec.title}: {'; '.join(parts)}.")
+
+
+def _tensor_kind(tensor: torch.Tensor) -> str | None:
+    """Why a tensor cannot be copied into a model's parameter, or None when it can."""
+    if tensor.is_meta:
+        return "a meta tensor: shape only, no values"
+    if tensor.layout != torch.strided:
+        return f"{str(tensor.layout).removeprefix('torch.')} layout"
+    if tensor.is_quantized:
+        return "quantized"
+    if tensor.is_complex():
+        return "complex numbers"
+    return None
 
 
 class _GuidedReLU6(torch.autograd.Function):
