@@ -124,3 +124,56 @@ def test_session_keys_carry_the_page_prefix_and_old_links_restore(no_exceptions)
     at.selectbox(key="cam_cmap").set_value("viridis").run()
     no_exceptions(at)
     assert at.query_params["cmap"] == "viridis" and "cam_cmap" not in at.query_params
+
+
+@pytest.fixture
+def offline_with_weights_folder(tmp_path, monkeypatch):
+    """No torch cache, no network, and a server weights folder (issue 13 item 10: files over the upload limit)."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+
+    def offline(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", offline)
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    monkeypatch.setenv("CAM_WEIGHTS_DIR", str(folder))
+    return folder
+
+
+def test_a_weights_file_over_the_upload_limit_works_from_the_server_folder(no_exceptions, offline_with_weights_folder):
+    from torchvision.models import resnet18
+
+    from views.gradcam_layers import UPLOAD_LIMIT_MB
+
+    torch.manual_seed(0)
+    path = offline_with_weights_folder / "resnet18-mine.pth"
+    torch.save(resnet18(weights=None).state_dict(), path)
+    assert path.stat().st_size > UPLOAD_LIMIT_MB * 2**20  # 44.7 MiB: the uploader could not take it
+    at = page_test("gradcam_layers")
+    at.query_params.update({"size": "96", "faith": "0", "guided": "0", "guided_cam": "0"})
+    at.run()
+    at.selectbox(key="cam_model").set_value("resnet18").run()
+    assert "not in the local torch cache" in at.error[0].value
+    at.selectbox(key="cam_weights_path_resnet18").set_value("resnet18-mine.pth").run()
+    no_exceptions(at)
+    assert not at.error
+    assert "Weights: your weights file" in _captions(at) and "Explaining **" in _captions(at)
+    assert "**layer4**" in _markdown(at)
+
+
+def test_a_failing_weights_file_is_read_once(no_exceptions, offline_with_weights_folder, monkeypatch):
+    import services.cam.models as models
+
+    (offline_with_weights_folder / "broken.pth").write_bytes(b"not weights" * 100)
+    reads = []
+    original = models._read_weights_file
+    monkeypatch.setattr(models, "_read_weights_file", lambda source: reads.append(source) or original(source))
+    at = page_test("gradcam_layers")
+    at.run()
+    at.selectbox(key="cam_model").set_value("resnet18").run()
+    at.selectbox(key="cam_weights_path_resnet18").set_value("broken.pth").run()
+    no_exceptions(at)
+    assert "not a PyTorch weights file" in at.error[0].value
+    at.toggle(key="cam_eigen").set_value(True).run()  # any rerun
+    assert "not a PyTorch weights file" in at.error[0].value and len(reads) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,7 +55,7 @@ from services.cam.figures import (
     slow_button_label,
     slow_warning,
 )
-from services.cam.models import use_server_threads
+from services.cam.models import local_weights_files, use_server_threads, weights_folder
 from services.cam.render import COLORMAPS
 from services.imaging import SAMPLES, ImageInputError
 from views.catalog import PageInfo
@@ -65,6 +66,8 @@ CHANNEL_FRACTIONS = [0.1, 0.25, 0.5, 1.0]
 ALL_LAYERS = sorted({layer for spec in MODELS.values() for layer in spec.layers})
 #: Longest side of the working picture: maps and overlays are drawn at this size.
 MAX_SIDE = 640
+#: ``server.maxUploadSize`` in .streamlit/config.toml: the server refuses larger uploads whatever a widget says.
+UPLOAD_LIMIT_MB = st.get_option("server.maxUploadSize")
 
 # Session keys carry the page prefix; the URL keeps the names links were shared with.
 PARAMS = [
@@ -130,6 +133,11 @@ def _shared_model_from_file(name: str, digest: str, _weights: bytes) -> CamModel
     return load_model(name, weights_file=_weights)
 
 
+@st.cache_resource(show_spinner="Loading the weights file…", max_entries=2)
+def _shared_model_from_path(name: str, content_key: str, path: str) -> CamModel:
+    return load_model(name, weights_file=Path(path))
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _seconds_per_image(name: str, weights: str, size: int, batch: int, _model: CamModel) -> float:
     return measure_seconds_per_image(_model, size, min(batch, 16))
@@ -191,19 +199,18 @@ def _model_controls() -> CamModel | None:
         "Methods", list(METHODS), format_func=lambda m: METHODS[m].title + (" (slow)" if METHODS[m].slow else ""),
         key="cam_methods", help="\n".join(f"- **{info.title}**: {info.summary}" for info in METHODS.values()),
     )
-    weights_file = None
-    if spec.weights_url is not None:
-        with st.expander("Use a local weights file instead of torchvision's", icon=":material/upload_file:"):
-            upload = st.file_uploader(
-                f"State dict for {spec.title} (.pth / .pt), loaded as tensors only",
-                type=["pth", "pt", "bin"], key=f"cam_weights_{spec.name}",
-            )
-            weights_file = upload.getvalue() if upload is not None else None
+    source = _weights_source(spec) if spec.weights_url is not None else None
+    failures: dict = st.session_state.setdefault("cam_weights_failures", {})
+    if source is not None and source[1] in failures:  # a file that failed once is not read again
+        st.error(failures[source[1]])
+        return None
     try:
-        if weights_file is not None:
-            model = _shared_model_from_file(spec.name, hashlib.sha256(weights_file).hexdigest(), weights_file)
-        else:
+        if source is None:
             model = _shared_model(spec.name)
+        elif isinstance(source[0], bytes):
+            model = _shared_model_from_file(spec.name, source[1], source[0])
+        else:
+            model = _shared_model_from_path(spec.name, source[1], str(source[0]))
     except WeightsUnavailableError as exc:
         st.error(str(exc), icon=":material/cloud_off:")
         st.button("Use EfficientNet-Lite0 (bundled, works offline)", on_click=_use_default_model,
@@ -211,10 +218,37 @@ def _model_controls() -> CamModel | None:
         st.caption("Or open *Use a local weights file* above and load the weights for this network.")
         return None
     except CamError as exc:
+        if source is not None:
+            failures[source[1]] = str(exc)
         st.error(str(exc))
         return None
     st.caption(f"Weights: {model.weights} · device: **{model.device}**")
     return model
+
+
+def _weights_source(spec) -> tuple[bytes | Path, str] | None:
+    """(uploaded bytes or a file in the server's weights folder, a key naming its content), or None for the
+    standard weights. Float32 ResNets (45–98 MiB) are over the upload limit: they come from the folder."""
+    folder = weights_folder()
+    files = {path.name: path for path in local_weights_files(folder)}
+    with st.expander("Use a local weights file instead of torchvision's", icon=":material/upload_file:"):
+        if files:
+            name = st.selectbox(f"A weights file on this server (in {folder.name}/)", ["(none)", *files],
+                                key=f"cam_weights_path_{spec.name}")
+            if name in files:
+                stat = files[name].stat()
+                return files[name], f"{files[name]}:{stat.st_size}:{stat.st_mtime_ns}"
+        upload = st.file_uploader(
+            f"State dict for {spec.title} (.pth / .pt), loaded as tensors only",
+            type=["pth", "pt", "bin"], key=f"cam_weights_{spec.name}",
+        )
+        st.caption(f"Uploads are limited to {UPLOAD_LIMIT_MB} MB; float32 ResNet-18/34/50 files are 45/83/98 MiB. "
+                   f"Put larger files in the server's `{folder}` folder (or set CAM_WEIGHTS_DIR) to pick them "
+                   "here.")
+    if upload is None:
+        return None
+    data = upload.getvalue()
+    return data, hashlib.sha256(data).hexdigest()
 
 
 def _option_controls() -> None:

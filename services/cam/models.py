@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import io
+import os
 import pickle
 import socket
 import zipfile
@@ -269,6 +270,14 @@ def _offline_reason(url: str) -> str | None:
         return f"{host} cannot be reached, so they cannot be downloaded ({exc.__class__.__name__})"
 
 
+#: Where a server operator puts weights files too large to upload (``CAM_WEIGHTS_DIR`` overrides it).
+DEFAULT_WEIGHTS_FOLDER = Path(__file__).resolve().parents[2] / "weights"
+
+
+def weights_folder() -> Path:
+    return Path(os.environ.get("CAM_WEIGHTS_DIR", DEFAULT_WEIGHTS_FOLDER))
+
+
 def local_weights_files(folder: str | Path) -> list[Path]:
     """Weights files (.pth / .pt / .bin) a server operator put in ``folder``, by name; none when it is missing.
 
@@ -306,6 +315,8 @@ def _read_weights_file(source: bytes | str | Path) -> dict[str, torch.Tensor]:
     try:
         loaded = torch.load(stream, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "Unsupported global" not in str(exc):  # garbage, not a class torch refused
+            raise WeightsFileError(_NOT_WEIGHTS) from exc
         # torch's own message suggests weights_only=False, i.e. running the file's code: never shown.
         raise WeightsFileError(
             "This file holds Python objects other than tensors (pickled code or classes), so it cannot be loaded "
@@ -313,10 +324,7 @@ def _read_weights_file(source: bytes | str | Path) -> dict[str, torch.Tensor]:
             "torch.save(model.state_dict(), path)."
         ) from exc
     except Exception as exc:  # torch.load raises many types for foreign or malicious files; all mean "unusable"
-        raise WeightsFileError(
-            "This file is not a PyTorch weights file that can be loaded safely (only plain tensors are "
-            f"accepted, never pickled code; {exc.__class__.__name__})."
-        ) from exc
+        raise WeightsFileError(_NOT_WEIGHTS) from exc
     if isinstance(loaded, Mapping) and isinstance(loaded.get("state_dict"), Mapping):
         loaded = loaded["state_dict"]  # the common "checkpoint" wrapping
     if not isinstance(loaded, Mapping) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
@@ -325,6 +333,10 @@ def _read_weights_file(source: bytes | str | Path) -> dict[str, torch.Tensor]:
         raise WeightsFileError("The weights file must hold a state dict whose keys are parameter names (text); "
                                "this one has keys of another type.")
     return dict(loaded)
+
+
+_NOT_WEIGHTS = ("This file is not a PyTorch weights file that can be loaded safely (only plain tensors saved with "
+                "torch.save are accepted, never pickled code).")
 
 
 def check_archive(stream: io.BytesIO | Path) -> None:
