@@ -166,6 +166,8 @@ def render() -> None:
     explanation = None if request is None else _maps(model, loaded.pixels, identity, request)
     if explanation is None:
         return
+    if explanation.domain is not None and explanation.domain.out_of_domain:
+        st.warning(explanation.domain.sentence(), icon=":material/help:")
     _predictions(explanation)
     _grid(model, explanation, identity, request)
 

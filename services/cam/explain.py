@@ -47,6 +47,7 @@ from torch import nn
 
 from services.cam.errors import ExplainOptionError, TargetClassError, UnknownLayerError, UnknownMethodError
 from services.cam.models import CamModel, describe_device, prepare_input
+from services.cam.trust import DomainCheck, domain_check
 from services.imaging import MIN_SIDE, ImageInputError, LoadedImage, to_rgb_uint8
 
 #: Progress callback: fraction done in [0, 1] and a sentence for the user.
@@ -218,6 +219,7 @@ class Explanation:
     aug_smooth: bool = False
     eigen_smooth: bool = False
     timings: Mapping[str, float] = field(default_factory=dict)  # seconds per phase
+    domain: DomainCheck | None = None  # does the picture look like the training data (max softmax, entropy)
 
     def map(self, method: str, layer: str) -> LayerMap:
         return self.maps[(method, layer)]
@@ -277,6 +279,7 @@ def explain_maps(
         forward = ForwardPass(model, tensor, layers)
     chosen = forward.top1 if target is None else target
     predictions, target_prediction = _predictions(model, forward.logits, chosen)
+    domain = domain_check(torch.softmax(forward.logits[0].double(), dim=0).cpu().numpy())
     need_gradients = any(METHODS[m].uses_gradients for m in methods)
     gradients = forward.gradients(chosen) if need_gradients and not request.aug_smooth else None
     timings = {"prediction + gradients": time.perf_counter() - started}
@@ -322,6 +325,7 @@ def explain_maps(
         aug_smooth=request.aug_smooth,
         eigen_smooth=request.eigen_smooth,
         timings=timings,
+        domain=domain,
     )
 
 
