@@ -1,4 +1,4 @@
-"""Image input: upload a picture or pick a built-in sample; returns a normalised RGB uint8 image or None."""
+"""Image input: upload a picture, take one with the camera, or pick a built-in sample; returns a normalised RGB uint8 image or None."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def image_input(
     label: str = "Image",
 ) -> LoadedImage | None:
     """Draw the source picker; return the chosen image, or None (with an ``st.error``) when unusable."""
-    source = st.radio(label, ["Sample", "Upload"], horizontal=True, key=f"{key}_source")
+    source = st.radio(label, ["Sample", "Upload", "Camera"], horizontal=True, key=f"{key}_source")
     if source == "Sample":
         names = list(SAMPLES)
         sample_key = f"{key}_sample"
@@ -41,14 +41,15 @@ def image_input(
             key=sample_key,
         )
         return _cached_sample(name or names[0], max_side)
-    upload = st.file_uploader(
-        "Upload a picture (PNG, JPEG, WebP, BMP, TIFF, GIF)", type=UPLOAD_TYPES, key=f"{key}_upload",
-        help=f"At most {budget.IMAGE_UPLOAD_BYTES / 2**20:.0f} MB and {budget.IMAGE_MAX_PIXELS / 1e6:.0f} "
-             f"megapixels; pictures that would need more than {budget.IMAGE_DECODE_BYTES / 2**20:.0f} MiB to decode "
-             "are refused (JPEG is decoded at a reduced scale first). Large photos are shrunk for the page.",
-    )
+    if source == "Camera":  # a live shot is a JPEG upload: the same checks and normalisation
+        upload = st.camera_input("Take a picture", key=f"{key}_camera")
+    else:
+        upload = st.file_uploader(
+            "Upload a picture (PNG, JPEG, WebP, BMP, TIFF, GIF)", type=UPLOAD_TYPES, key=f"{key}_upload"
+        )
     if upload is None:
-        st.info("Choose a file to upload, or switch back to a sample.")
+        st.info(f"{'Take a picture' if source == 'Camera' else 'Choose a file to upload'}, or switch back to a "
+                "sample.")
         return None
     try:
         image = _cached_upload(upload.getvalue(), max_side)

@@ -177,3 +177,23 @@ def test_a_failing_weights_file_is_read_once(no_exceptions, offline_with_weights
     assert "not a PyTorch weights file" in at.error[0].value
     at.toggle(key="cam_eigen").set_value(True).run()  # any rerun
     assert "not a PyTorch weights file" in at.error[0].value and len(reads) == 1
+
+
+def test_a_camera_shot_is_explained_like_an_upload(no_exceptions):
+    import io
+
+    from PIL import Image
+
+    from services.imaging import load_sample
+
+    buffer = io.BytesIO()
+    Image.fromarray(load_sample("coffee").pixels).save(buffer, "JPEG", quality=90)
+    at = page_test("gradcam_layers")
+    at.query_params.update({"layers": "_conv_head", "faith": "0", "guided": "0", "guided_cam": "0"})
+    at.run()
+    at.radio(key="cam_image_source").set_value("Camera").run()
+    assert "Take a picture" in at.info[0].value
+    at.camera_input(key="cam_image_camera").set_value(("shot.jpg", buffer.getvalue(), "image/jpeg")).run()
+    no_exceptions(at)
+    assert not at.error and "Explaining **" in _captions(at)
+    assert "espresso" in _captions(at) or "cup" in _captions(at)
