@@ -190,7 +190,7 @@ def load_model(
                                    f"({exc.__class__.__name__}).") from exc
     target = torch.device(device) if device is not None else pick_device()
     network = network.eval().to(target)
-    guided = _guided_copy(network)
+    guided = guided_copy(network)
     return CamModel(
         spec=spec,
         network=network,
@@ -428,7 +428,7 @@ class GuidedReLU6(nn.Module):
         return _GuidedReLU6.apply(x)
 
 
-def _guided_copy(network: nn.Module) -> nn.Module:
+def guided_copy(network: nn.Module) -> nn.Module:
     """A deep copy with every ReLU / ReLU6 made "guided"; the shared model is never touched.
 
     pytorch-grad-cam's ``GuidedBackpropReLUModel`` swaps the ReLUs of the model it is given and swaps plain

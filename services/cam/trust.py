@@ -1,4 +1,4 @@
-"""Can a map be believed? An out-of-domain check on the prediction, and (below) model-randomisation sanity checks.
+"""Does the picture look like the training data? An out-of-domain check on the prediction.
 
 Out of domain: a network trained on ImageNet photos still answers for a chart, a flat colour or noise, just
 with a flat distribution over its 1000 classes. The check uses the maximum softmax probability and the entropy
