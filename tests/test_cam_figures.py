@@ -83,3 +83,21 @@ def test_sentences_name_the_target_the_best_cell_and_the_cost(explanation):
     text = slow_warning(["Score-CAM"], 43, 96, 31.6, "cpu")
     assert "Score-CAM runs one forward pass per feature channel" in text and "43 image passes at 96 px" in text
     assert slow_button_label(["Score-CAM", "Ablation-CAM"], 200) == "Run Score-CAM and Ablation-CAM (≈ 3 min)"
+
+
+def test_sanity_figure_has_one_line_per_map_and_the_guided_reference():
+    from services.cam import ExplainRequest
+    from services.cam.figures import sanity_figure, sanity_table
+    from services.cam.sanity import sanity_check
+
+    model = load_model()
+    check = sanity_check(model, load_sample("coffee").pixels,
+                         ExplainRequest(layers=("_blocks.15", "_conv_head"), input_size=96))
+    table = sanity_table(check)
+    assert len(table) == 2 * 3 and set(table["map"]) == {"Grad-CAM @ _blocks.15", "Grad-CAM @ _conv_head",
+                                                         "guided backprop"}
+    figure = sanity_figure(check)
+    assert [trace.name for trace in figure.data] == ["Grad-CAM @ _blocks.15", "Grad-CAM @ _conv_head",
+                                                     "guided backprop"]
+    assert list(figure.data[1].x) == ["head", "_blocks.15"]
+    assert figure.data[1].y[-1] == pytest.approx(check.steps[-1].spearman[("gradcam", "_conv_head")])

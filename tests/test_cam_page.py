@@ -197,3 +197,17 @@ def test_a_camera_shot_is_explained_like_an_upload(no_exceptions):
     no_exceptions(at)
     assert not at.error and "Explaining **" in _captions(at)
     assert "espresso" in _captions(at) or "cup" in _captions(at)
+
+
+def test_the_sanity_check_runs_on_request_and_says_pass_or_fail(no_exceptions):
+    at = page_test("gradcam_layers")
+    at.query_params.update({"layers": "_blocks.15,_conv_head", "size": "96", "faith": "0", "guided_cam": "0"})
+    at.run()
+    run = at.button(key="cam_run_sanity")
+    assert run.label.startswith("Randomise and compare (6 passes, ≈")
+    run.click().run()
+    no_exceptions(at)
+    verdicts = [m.value for m in at.markdown if "when the weights are randomised" in m.value]
+    assert len(verdicts) == 2 and all("passes" in v or "FAILS" in v for v in verdicts)
+    assert any("Guided backprop keeps rank correlation" in m.value for m in at.markdown)
+    assert "the shared model was not touched" in _captions(at)

@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from components.figure_export import image_download
-from components.heavy import run_heavy
+from components.figure_export import image_download, show_figure
 from components.image_input import image_input
 from components.page_header import page_header
 from components.url_state import Param, keep_valid, publish, restore
@@ -45,18 +44,23 @@ from services.cam.figures import (
     DisplayOptions,
     best_cell_sentence,
     column_labels,
+    duration,
     faithfulness_table,
     grid_image,
     guided_rows,
     method_rows,
     prediction_label,
     run_summary,
+    sanity_figure,
+    sanity_table,
     side_pictures,
     slow_button_label,
     slow_warning,
 )
 from services.cam.models import local_weights_files, use_server_threads, weights_folder
+from services.cam.explain import PASS_COST
 from services.cam.render import COLORMAPS
+from services.cam.sanity import estimate_sanity_passes, sanity_check
 from services.imaging import SAMPLES, ImageInputError
 from views.catalog import PageInfo
 
@@ -170,6 +174,7 @@ def render() -> None:
         st.warning(explanation.domain.sentence(), icon=":material/help:")
     _predictions(explanation)
     _grid(model, explanation, identity, request)
+    _sanity_panel(model, loaded.pixels, identity, request)
 
 
 def _keep_choices_valid() -> None:
@@ -411,6 +416,40 @@ def _grid(model: CamModel, explanation: Explanation, identity: tuple, request: E
     image_download(grid_image(explanation, rows), f"gradcam-{explanation.model}", label="Download the grid (PNG)",
                    key="cam_grid_png")
     publish(PARAMS)
+
+
+@st.fragment
+def _sanity_panel(model: CamModel, pixels: np.ndarray, identity: tuple, request: ExplainRequest) -> None:
+    """Model randomisation on a copy of the network, run on request (its cost is shown first)."""
+    with st.expander("Sanity check: do the maps depend on what the network learned?", icon=":material/science:"):
+        passes = estimate_sanity_passes(request.layers, guided=True)
+        seconds = PassTiming(_seconds_per_image(model.name, model.weights, request.input_size, 1, model),
+                             request.input_size).seconds(passes * PASS_COST, request.input_size)
+        st.markdown(SANITY_INTRO)
+        key = (identity, request.maps_only)
+        store = st.session_state.setdefault("cam_memo_sanity", {})
+        if key not in store:
+            if not st.button(f"Randomise and compare ({passes} passes, ≈ {duration(seconds)})",
+                             key="cam_run_sanity"):
+                return
+            bar = st.progress(0.0, text="Randomising…")
+            store.clear()
+            store[key] = sanity_check(model, pixels, request,
+                                      progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=text))
+            bar.empty()
+        check = store[key]
+        for line in check.verdicts():
+            st.markdown(f"- {line}")
+        show_figure(sanity_figure(check), "gradcam-sanity-check", data=sanity_table(check), key="cam_sanity_fig")
+        st.caption(f"Took {check.seconds:.1f} s on a copy of the network; the shared model was not touched.")
+
+
+SANITY_INTRO = (
+    "Adebayo et al. (2018) showed that some saliency maps look right and mean nothing. Here a copy of the network "
+    "gets random weights from the classifier head down, one stage further each step, and every map is compared "
+    "with the original (Spearman rank correlation; SSIM in the CSV). A map that **passes** falls apart; one that "
+    "**fails** stays similar, so it shows the picture more than the network."
+)
 
 
 def _draw_rows(rows: list, columns: int) -> None:

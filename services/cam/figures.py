@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 
 from services.cam.explain import METHODS, Explanation
 from services.cam.models import MODELS
+from services.cam.sanity import PASS_BELOW, SanityCheck
 from services.cam.render import (
     GridRow,
     colorize,
@@ -145,3 +148,32 @@ def slow_warning(titles: list[str], passes: float, input_size: int, seconds: flo
 
 def slow_button_label(titles: list[str], seconds: float) -> str:
     return f"Run {' and '.join(titles)} (≈ {duration(seconds)})"
+
+
+def sanity_table(check: SanityCheck) -> pd.DataFrame:
+    """One row per randomisation step and map: the data behind ``sanity_figure`` (CSV download)."""
+    rows = []
+    for depth, step in enumerate(check.steps, start=1):
+        for (method, layer), value in step.spearman.items():
+            rows.append({"step": depth, "randomised from": step.randomised_from, "map": f"{METHODS[method].title} "
+                         f"@ {layer}", "spearman": value, "ssim": step.ssim[(method, layer)]})
+        if step.guided_spearman is not None:
+            rows.append({"step": depth, "randomised from": step.randomised_from, "map": "guided backprop",
+                         "spearman": step.guided_spearman, "ssim": np.nan})
+    return pd.DataFrame(rows)
+
+
+def sanity_figure(check: SanityCheck) -> go.Figure:
+    """Rank correlation with the original map against randomisation depth, one line per map."""
+    table = sanity_table(check)
+    steps = [step.randomised_from for step in check.steps]
+    figure = go.Figure()
+    for name, group in table.groupby("map", sort=False):
+        figure.add_trace(go.Scatter(x=[steps[i - 1] for i in group["step"]], y=group["spearman"], name=name,
+                                    mode="lines+markers",
+                                    line={"dash": "dot", "color": "black"} if name == "guided backprop" else None))
+    figure.add_hline(y=PASS_BELOW, line={"dash": "dash", "color": "gray"}, annotation_text="pass below")
+    figure.update_layout(title="Similarity to the original map as the weights are randomised from the head down",
+                         xaxis_title="randomised from (cumulative)", yaxis_title="Spearman rank correlation",
+                         yaxis_range=[-1, 1.05], height=420, margin={"t": 60, "b": 40})
+    return figure
