@@ -101,3 +101,17 @@ def test_sanity_figure_has_one_line_per_map_and_the_guided_reference():
                                                      "guided backprop"]
     assert list(figure.data[1].x) == ["head", "_blocks.15"]
     assert figure.data[1].y[-1] == pytest.approx(check.steps[-1].spearman[("gradcam", "_conv_head")])
+
+
+def test_road_table_marks_cells_that_do_not_beat_the_baselines(explanation):
+    from services.cam.figures import road_summary, road_table
+    from services.cam.road import RoadScores
+
+    keys = list(explanation.maps)
+    scores = RoadScores(cells={k: 0.1 * i for i, k in enumerate(keys)}, random_baseline=0.15, sobel_baseline=0.05,
+                        percentiles=(20, 80), seconds=1.0)
+    table = road_table(explanation, scores).splitlines()
+    assert table[0] == "| ROAD | stage 3 | stage 8 |"
+    assert table[2] == "| Grad-CAM | +0.000 ✗ | +0.100 ✗ |" and table[3] == "| EigenCAM | +0.200 | +0.300 |"
+    summary = road_summary(explanation, scores)
+    assert "**EigenCAM** at **stage 8 · _conv_head** (+0.300)" in summary and "2 of 4 cells" in summary

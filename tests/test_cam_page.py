@@ -211,3 +211,13 @@ def test_the_sanity_check_runs_on_request_and_says_pass_or_fail(no_exceptions):
     assert len(verdicts) == 2 and all("passes" in v or "FAILS" in v for v in verdicts)
     assert any("Guided backprop keeps rank correlation" in m.value for m in at.markdown)
     assert "the shared model was not touched" in _captions(at)
+
+
+def test_road_runs_on_request_beside_its_baselines(no_exceptions):
+    at = page_test("gradcam_layers", timeout=180)
+    at.query_params.update({"layers": "_conv_head", "size": "96", "faith": "0", "guided": "0", "guided_cam": "0"})
+    at.run()
+    at.button(key="cam_run_road").click().run()
+    no_exceptions(at)
+    assert any(m.value.startswith("| ROAD | stage 8 |") for m in at.markdown)
+    assert "Baselines on the same picture: RandomCAM" in _captions(at) and "Most faithful cell by ROAD" in _captions(at)

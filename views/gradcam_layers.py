@@ -50,6 +50,8 @@ from services.cam.figures import (
     guided_rows,
     method_rows,
     prediction_label,
+    road_summary,
+    road_table,
     run_summary,
     sanity_figure,
     sanity_table,
@@ -60,6 +62,7 @@ from services.cam.figures import (
 from services.cam.models import local_weights_files, use_server_threads, weights_folder
 from services.cam.explain import PASS_COST
 from services.cam.render import COLORMAPS
+from services.cam.road import estimate_road_imputations, road_scores
 from services.cam.sanity import estimate_sanity_passes, sanity_check
 from services.imaging import SAMPLES, ImageInputError
 from views.catalog import PageInfo
@@ -174,6 +177,7 @@ def render() -> None:
         st.warning(explanation.domain.sentence(), icon=":material/help:")
     _predictions(explanation)
     _grid(model, explanation, identity, request)
+    _road_panel(model, explanation, identity, request)
     _sanity_panel(model, loaded.pixels, identity, request)
 
 
@@ -442,6 +446,32 @@ def _sanity_panel(model: CamModel, pixels: np.ndarray, identity: tuple, request:
             st.markdown(f"- {line}")
         show_figure(sanity_figure(check), "gradcam-sanity-check", data=sanity_table(check), key="cam_sanity_fig")
         st.caption(f"Took {check.seconds:.1f} s on a copy of the network; the shared model was not touched.")
+
+
+@st.fragment
+def _road_panel(model: CamModel, explanation: Explanation, identity: tuple, request: ExplainRequest) -> None:
+    """ROAD per cell beside the RandomCAM and Sobel baselines, run on request (sparse solves are slow)."""
+    with st.expander("ROAD: is each map better than chance?", icon=":material/rule:"):
+        st.markdown(ROAD_INTRO)
+        key = (identity, request.maps_only)
+        store = st.session_state.setdefault("cam_memo_road", {})
+        if key not in store:
+            solves = estimate_road_imputations(len(explanation.maps))
+            if not st.button(f"Score every cell with ROAD ({solves} imputations)", key="cam_run_road"):
+                return
+            with st.spinner("Removing pixels and imputing them…"):
+                store.clear()
+                store[key] = road_scores(model, explanation)
+        st.markdown(road_table(explanation, store[key]))
+        st.caption(road_summary(explanation, store[key]))
+
+
+ROAD_INTRO = (
+    "ROAD (Rong et al. 2022, pytorch-grad-cam's `ROADCombined`) removes the most relevant pixels, and separately "
+    "the least relevant, filling them in by noisy linear imputation, and compares the target's probability: "
+    "(LeRF − MoRF) / 2, higher is more faithful. The same score for random channel weights (RandomCAM) and for "
+    "an edge map (Sobel) says what chance gets on this picture."
+)
 
 
 SANITY_INTRO = (

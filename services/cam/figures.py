@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from services.cam.explain import METHODS, Explanation
 from services.cam.models import MODELS
+from services.cam.road import RoadScores
 from services.cam.sanity import PASS_BELOW, SanityCheck
 from services.cam.render import (
     GridRow,
@@ -177,3 +178,25 @@ def sanity_figure(check: SanityCheck) -> go.Figure:
                          xaxis_title="randomised from (cumulative)", yaxis_title="Spearman rank correlation",
                          yaxis_range=[-1, 1.05], height=420, margin={"t": 60, "b": 40})
     return figure
+
+
+def road_table(explanation: Explanation, scores: RoadScores) -> str:
+    """ROAD per cell as a markdown table; ✗ marks a cell that does not beat both baselines."""
+    lines = ["| ROAD | " + " | ".join(_short_labels(explanation)) + " |", "|---|" + "---:|" * len(explanation.layers)]
+    for method in explanation.methods:
+        cells = []
+        for layer in explanation.layers:
+            key = (method, layer)
+            cells.append(f"{scores.cells[key]:+.3f}" + ("" if scores.beats_baselines(key) else " ✗"))
+        lines.append(f"| {METHODS[method].title} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def road_summary(explanation: Explanation, scores: RoadScores) -> str:
+    method, layer = scores.best
+    beaten = sum(not scores.beats_baselines(key) for key in scores.cells)
+    return (f"Baselines on the same picture: RandomCAM {scores.random_baseline:+.3f}, Sobel edges "
+            f"{scores.sobel_baseline:+.3f}. Most faithful cell by ROAD: **{METHODS[method].title}** at "
+            f"**{MODELS[explanation.model].layer_label(layer)}** ({scores.cells[scores.best]:+.3f}). "
+            f"{beaten} of {len(scores.cells)} cells (✗) do not beat both baselines. Percentiles "
+            f"{', '.join(map(str, scores.percentiles))}; {scores.seconds:.1f} s.")
