@@ -115,3 +115,13 @@ def test_road_table_marks_cells_that_do_not_beat_the_baselines(explanation):
     assert table[2] == "| Grad-CAM | +0.000 ✗ | +0.100 ✗ |" and table[3] == "| EigenCAM | +0.200 | +0.300 |"
     summary = road_summary(explanation, scores)
     assert "**EigenCAM** at **stage 8 · _conv_head** (+0.300)" in summary and "2 of 4 cells" in summary
+
+
+def test_layers_are_matched_by_relative_depth():
+    from services.cam.figures import matched_layers
+    from services.cam.models import MODELS
+
+    lite0, lite2 = MODELS["efficientnet-lite0"].layers, MODELS["efficientnet-lite2"].layers
+    assert matched_layers("efficientnet-lite0", lite0, "efficientnet-lite2") == lite2  # same stage count
+    assert matched_layers("efficientnet-lite0", ["_blocks.0", "_conv_head"], "resnet18") == ("layer1", "layer4")
+    assert matched_layers("resnet18", ["layer2"], "efficientnet-lite1") == ("_blocks.6",)

@@ -21,7 +21,6 @@ from services.cam import (
 from services.cam.models import cached_weights_path, model_spec
 from services.imaging import load_sample
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")

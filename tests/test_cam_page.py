@@ -6,9 +6,8 @@ import socket
 import pytest
 import torch
 
-from views.gradcam_layers import INFO
 from tests.conftest import app_test, page_test
-
+from views.gradcam_layers import INFO
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -221,3 +220,19 @@ def test_road_runs_on_request_beside_its_baselines(no_exceptions):
     no_exceptions(at)
     assert any(m.value.startswith("| ROAD | stage 8 |") for m in at.markdown)
     assert "Baselines on the same picture: RandomCAM" in _captions(at) and "Most faithful cell by ROAD" in _captions(at)
+
+
+def test_the_compare_view_shows_a_second_bundled_network(no_exceptions):
+    at = page_test("gradcam_layers", timeout=180)
+    at.query_params.update({"layers": "_blocks.4,_conv_head", "faith": "0", "guided": "0", "guided_cam": "0"})
+    at.run()
+    no_exceptions(at)
+    assert at.selectbox(key="cam_compare").value == "efficientnet-lite1"
+    assert not [m for m in at.markdown if m.value.startswith("**EfficientNet-Lite2")]
+    at.selectbox(key="cam_compare").set_value("efficientnet-lite2")
+    at.toggle(key="cam_compare_on").set_value(True).run()
+    no_exceptions(at)
+    lines = [m.value for m in at.markdown if m.value.startswith("**EfficientNet-Lite")]
+    assert lines[0].startswith("**EfficientNet-Lite0 (bundled, offline)**: Egyptian cat")
+    assert lines[1].startswith("**EfficientNet-Lite2 (bundled, offline)**: ")
+    assert "stages matched by relative depth" in _captions(at)

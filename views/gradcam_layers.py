@@ -24,8 +24,8 @@ from services.cam import (
     MODELS,
     CamError,
     CamModel,
-    Explanation,
     ExplainRequest,
+    Explanation,
     PassTiming,
     WeightsUnavailableError,
     WorkTracker,
@@ -40,7 +40,11 @@ from services.cam import (
     with_faithfulness,
     with_guided_backprop,
 )
+from services.cam.explain import PASS_COST
 from services.cam.figures import (
+    HOW_IT_WORKS,
+    ROAD_INTRO,
+    SANITY_INTRO,
     DisplayOptions,
     best_cell_sentence,
     column_labels,
@@ -50,6 +54,8 @@ from services.cam.figures import (
     guided_rows,
     method_rows,
     prediction_label,
+    matched_layers,
+    predictions_line,
     road_summary,
     road_table,
     run_summary,
@@ -60,7 +66,6 @@ from services.cam.figures import (
     slow_warning,
 )
 from services.cam.models import local_weights_files, use_server_threads, weights_folder
-from services.cam.explain import PASS_COST
 from services.cam.render import COLORMAPS
 from services.cam.road import estimate_road_imputations, road_scores
 from services.cam.sanity import estimate_sanity_passes, sanity_check
@@ -96,36 +101,6 @@ PARAMS = [
     Param("cam_batch", 32, choices=BATCH_SIZES, url="batch"),
     Param("cam_channels", 1.0, choices=CHANNEL_FRACTIONS, url="channels"),
 ]
-
-HOW_IT_WORKS = r"""
-**Grad-CAM** (Selvaraju et al.) asks which places in a layer's feature maps $A^k$ raised the score $y^c$ of
-class $c$. Each channel gets the mean of its gradient, $\alpha_k = \frac{1}{hw}\sum_{ij}\partial y^c/\partial A^k_{ij}$,
-and the map is $\mathrm{ReLU}(\sum_k \alpha_k A^k)$, upsampled to the picture. Early layers have fine grids
-but little class knowledge; the last layers know the class but see the picture through a coarse 7 × 7 grid.
-
-**One pass for every layer.** All chosen layers are hooked at once; one forward pass records their outputs
-and one `torch.autograd.grad` call returns the gradient at all of them. Each map is then computed by
-pytorch-grad-cam's own code for that method, so it equals pytorch-grad-cam run on that layer alone (tested to
-1e-5), at a fraction of the cost of one pytorch-grad-cam object per layer.
-
-**Methods.** Grad-CAM++, XGrad-CAM, HiResCAM, LayerCAM and EigenGrad-CAM reweight gradient × activation
-differently; EigenCAM uses no gradient at all (the first principal component, class-agnostic). Score-CAM and
-Ablation-CAM need one forward pass *per feature channel* (1280 at EfficientNet's head), so they are slow on a
-CPU: the page estimates the time first, and you can shrink the input, the batch or the channels tried.
-
-**Guided backprop** passes only positive gradients back through every ReLU, giving a sharp but
-class-insensitive picture; multiplied by a CAM map it becomes **guided Grad-CAM**. It runs on a separate copy
-of the network, so the shared model is never altered.
-
-**Shared colour scale.** Each map is normally stretched to its own 0…1, which makes a weak early layer look
-as confident as the last one. With the shared scale, one method's maps keep their real magnitudes: a
-gradient map's cell holds gradient × activation for its patch, so it is multiplied by the number of cells to
-become evidence per unit of image area, then all layers are divided by the same maximum.
-
-**Faithfulness** (pytorch-grad-cam's `CamMultImageConfidenceChange`): the network sees the picture multiplied
-by the map, and Δp is the change of the target class probability. Near 0 or positive: the map kept what the
-decision rests on. Strongly negative: the evidence was outside the highlighted area.
-"""
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
@@ -177,6 +152,7 @@ def render() -> None:
         st.warning(explanation.domain.sentence(), icon=":material/help:")
     _predictions(explanation)
     _grid(model, explanation, identity, request)
+    _compare_panel(loaded.pixels, explanation, request)
     _road_panel(model, explanation, identity, request)
     _sanity_panel(model, loaded.pixels, identity, request)
 
@@ -449,6 +425,25 @@ def _sanity_panel(model: CamModel, pixels: np.ndarray, identity: tuple, request:
 
 
 @st.fragment
+def _compare_panel(pixels: np.ndarray, explanation: Explanation, request: ExplainRequest) -> None:
+    """A second bundled network on the same picture: its maps at matched relative depth, predictions beside."""
+    with st.expander("Compare with another network", icon=":material/compare:"):
+        others = [name for name, spec in MODELS.items() if spec.weights_url is None and name != explanation.model]
+        other = st.selectbox("Second network", others, format_func=lambda n: MODELS[n].title, key="cam_compare")
+        if not st.toggle("Explain with it too", key="cam_compare_on"):  # off: costs nothing on every rerun
+            return
+        layers = matched_layers(explanation.model, explanation.layers, other)
+        second_request = ExplainRequest(layers=layers, methods=explanation.methods[:1], target=explanation.target.index)
+        key = (_identity(_shared_model(other), pixels), second_request)
+        second = _remembered("compare", key, lambda: explain_maps(_shared_model(other), pixels, second_request), 1)
+        display = DisplayOptions(alpha=st.session_state["cam_alpha"], colormap=st.session_state["cam_cmap"])
+        for title, result in ((MODELS[explanation.model].title, explanation), (MODELS[other].title, second)):
+            st.markdown(f"**{title}**: {predictions_line(result)}")
+            _draw_rows(method_rows(result, display)[:1], len(result.layers))
+        st.caption(f"Both explain *{explanation.target.label}*; stages matched by relative depth.")
+
+
+@st.fragment
 def _road_panel(model: CamModel, explanation: Explanation, identity: tuple, request: ExplainRequest) -> None:
     """ROAD per cell beside the RandomCAM and Sobel baselines, run on request (sparse solves are slow)."""
     with st.expander("ROAD: is each map better than chance?", icon=":material/rule:"):
@@ -464,22 +459,6 @@ def _road_panel(model: CamModel, explanation: Explanation, identity: tuple, requ
                 store[key] = road_scores(model, explanation)
         st.markdown(road_table(explanation, store[key]))
         st.caption(road_summary(explanation, store[key]))
-
-
-ROAD_INTRO = (
-    "ROAD (Rong et al. 2022, pytorch-grad-cam's `ROADCombined`) removes the most relevant pixels, and separately "
-    "the least relevant, filling them in by noisy linear imputation, and compares the target's probability: "
-    "(LeRF − MoRF) / 2, higher is more faithful. The same score for random channel weights (RandomCAM) and for "
-    "an edge map (Sobel) says what chance gets on this picture."
-)
-
-
-SANITY_INTRO = (
-    "Adebayo et al. (2018) showed that some saliency maps look right and mean nothing. Here a copy of the network "
-    "gets random weights from the classifier head down, one stage further each step, and every map is compared "
-    "with the original (Spearman rank correlation; SSIM in the CSV). A map that **passes** falls apart; one that "
-    "**fails** stays similar, so it shows the picture more than the network."
-)
 
 
 def _draw_rows(rows: list, columns: int) -> None:

@@ -16,8 +16,8 @@ from services.cam.errors import (
 )
 from services.cam.explain import (
     METHODS,
-    Explanation,
     ExplainRequest,
+    Explanation,
     ForwardPass,
     LayerMap,
     MethodInfo,

@@ -15,12 +15,12 @@ through such a thread-bound hook, so the shared model is never modified.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-import dataclasses
 from dataclasses import dataclass, field
 
 import cv2

@@ -3,6 +3,7 @@ captions, the downloadable grid image, and the sentences around them. The page o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,8 +12,6 @@ import plotly.graph_objects as go
 
 from services.cam.explain import METHODS, Explanation
 from services.cam.models import MODELS
-from services.cam.road import RoadScores
-from services.cam.sanity import PASS_BELOW, SanityCheck
 from services.cam.render import (
     GridRow,
     colorize,
@@ -22,6 +21,61 @@ from services.cam.render import (
     guided_gradcam_image,
     overlay,
 )
+from services.cam.road import RoadScores
+from services.cam.sanity import PASS_BELOW, SanityCheck
+from services.cam.trust import MAX_ENTROPY, MIN_TOP_PROBABILITY
+
+# --- the page's explanatory text ---------------------------------------------------------------------------
+HOW_IT_WORKS = r"""
+**Grad-CAM** (Selvaraju et al.) asks which places in a layer's feature maps $A^k$ raised the score $y^c$ of
+class $c$. Each channel gets the mean of its gradient, $\alpha_k = \frac{1}{hw}\sum_{ij}\partial y^c/\partial A^k_{ij}$,
+and the map is $\mathrm{ReLU}(\sum_k \alpha_k A^k)$, upsampled to the picture. Early layers have fine grids
+but little class knowledge; the last layers know the class but see the picture through a coarse 7 × 7 grid.
+
+**One pass for every layer.** All chosen layers are hooked at once; one forward pass records their outputs
+and one `torch.autograd.grad` call returns the gradient at all of them. Each map is then computed by
+pytorch-grad-cam's own code for that method, so it equals pytorch-grad-cam run on that layer alone (tested to
+1e-5), at a fraction of the cost of one pytorch-grad-cam object per layer.
+
+**Methods.** Grad-CAM++, XGrad-CAM, HiResCAM, LayerCAM and EigenGrad-CAM reweight gradient × activation
+differently; EigenCAM uses no gradient at all (the first principal component, class-agnostic). Score-CAM and
+Ablation-CAM need one forward pass *per feature channel* (1280 at EfficientNet's head), so they are slow on a
+CPU: the page estimates the time first, and you can shrink the input, the batch or the channels tried.
+
+**Guided backprop** passes only positive gradients back through every ReLU, giving a sharp but
+class-insensitive picture; multiplied by a CAM map it becomes **guided Grad-CAM**. It runs on a separate copy
+of the network, so the shared model is never altered.
+
+**Shared colour scale.** Each map is normally stretched to its own 0…1, which makes a weak early layer look
+as confident as the last one. With the shared scale, one method's maps keep their real magnitudes: a
+gradient map's cell holds gradient × activation for its patch, so it is multiplied by the number of cells to
+become evidence per unit of image area, then all layers are divided by the same maximum.
+
+**Faithfulness** (pytorch-grad-cam's `CamMultImageConfidenceChange`): the network sees the picture multiplied
+by the map, and Δp is the change of the target class probability. Near 0 or positive: the map kept what the
+decision rests on. Strongly negative: the evidence was outside the highlighted area.
+
+**Out of domain.** A network trained on photos still answers for a chart, a flat colour or noise, with a
+flat distribution over its 1000 classes. The page warns when the prediction's entropy is above
+{MAX_ENTROPY} nats (6.91 is a uniform guess) or its top probability below {MIN_TOP_PROBABILITY}: calibrated on
+EfficientNet-Lite0, where the bundled photos gave 0.39–5.16 nats and p 0.134–0.950, flat colours and noise
+5.93–6.91 nats and p ≤ 0.051. Charts and text are not caught: confidence is not a picture classifier.
+""".replace("{MAX_ENTROPY}", f"{MAX_ENTROPY}").replace("{MIN_TOP_PROBABILITY}", f"{MIN_TOP_PROBABILITY}")
+
+ROAD_INTRO = (
+    "ROAD (Rong et al. 2022, pytorch-grad-cam's `ROADCombined`) removes the most relevant pixels, and separately "
+    "the least relevant, filling them in by noisy linear imputation, and compares the target's probability: "
+    "(LeRF − MoRF) / 2, higher is more faithful. The same score for random channel weights (RandomCAM) and for "
+    "an edge map (Sobel) says what chance gets on this picture."
+)
+
+SANITY_INTRO = (
+    "Adebayo et al. (2018) showed that some saliency maps look right and mean nothing. Here a copy of the network "
+    "gets random weights from the classifier head down, one stage further each step, and every map is compared "
+    "with the original (Spearman rank correlation; SSIM in the CSV). A map that **passes** falls apart; one that "
+    "**fails** stays similar, so it shows the picture more than the network."
+)
+
 
 #: Side of one cell in the downloadable grid image.
 GRID_CELL_PX = 160
@@ -200,3 +254,18 @@ def road_summary(explanation: Explanation, scores: RoadScores) -> str:
             f"**{MODELS[explanation.model].layer_label(layer)}** ({scores.cells[scores.best]:+.3f}). "
             f"{beaten} of {len(scores.cells)} cells (✗) do not beat both baselines. Percentiles "
             f"{', '.join(map(str, scores.percentiles))}; {scores.seconds:.1f} s.")
+
+
+def matched_layers(first: str, layers: Sequence[str], second: str) -> tuple[str, ...]:
+    """For each of ``layers`` of model ``first``, the layer of model ``second`` at the nearest relative depth
+    (0 = first stage, 1 = last), so two networks of different depth are compared stage for stage."""
+    mine, theirs = MODELS[first].layers, MODELS[second].layers
+    chosen = []
+    for layer in layers:
+        depth = mine.index(layer) / max(1, len(mine) - 1)
+        chosen.append(theirs[round(depth * (len(theirs) - 1))])
+    return tuple(dict.fromkeys(chosen))
+
+
+def predictions_line(explanation: Explanation) -> str:
+    return " · ".join(f"{p.label} {p.probability:.1%}" for p in explanation.predictions)

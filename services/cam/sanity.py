@@ -24,8 +24,8 @@ from torch import nn
 
 from services.cam.explain import (
     METHODS,
-    Explanation,
     ExplainRequest,
+    Explanation,
     Progress,
     WorkTracker,
     explain_maps,
