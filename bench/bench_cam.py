@@ -27,6 +27,8 @@ from services.imaging import load_sample
 ROUNDS = 7
 LAYER_GOAL = 1.5
 PAGE_GOAL_S = 1.0
+TRUST_ROUNDS = 3
+SANITY_GOAL_S = 5.0
 TARGETS = (285, 282, 281)  # the page is asked for a new class each round, so nothing is served from its cache
 
 
@@ -118,5 +120,33 @@ def main() -> None:
           f"224 px) | median {median_s:.2f} s, best {best_s:.2f} s | {verdict} |")
 
 
+def trust_costs(model, photo) -> None:
+    """Issue 15: the sanity check and ROAD per cell against one explanation of the same layers, in one run."""
+    from services.cam import ExplainRequest
+    from services.cam.road import road_scores
+    from services.cam.sanity import sanity_check
+
+    request = ExplainRequest()
+    one = explain_layers(model, photo, layers=["_conv_head"])
+    peers = {
+        "one explanation: 8 layers Grad-CAM (explain_layers)": lambda: explain_layers(model, photo),
+        "sanity check: 8 layers × Grad-CAM, 8 randomisation steps + guided backprop": lambda: sanity_check(
+            model, photo, request),
+        "ROAD, one cell (percentiles 20/40/60/80) + RandomCAM and Sobel baselines": lambda: road_scores(model, one),
+    }
+    times = interleaved_times(peers, TRUST_ROUNDS)
+    base = times["one explanation: 8 layers Grad-CAM (explain_layers)"]
+    print(f"\nTrust checks, chelsea at 224 px; {TRUST_ROUNDS} interleaved rounds\n")
+    print("| variant | median s | × one explanation |")
+    print("|---|---:|---:|")
+    for name, samples in times.items():
+        ratio = statistics.median(t / b for t, b in zip(samples, base))
+        print(f"| {name} | {statistics.median(samples):.2f} | {ratio:.1f} |")
+    sanity = statistics.median(times["sanity check: 8 layers × Grad-CAM, 8 randomisation steps + guided backprop"])
+    print(f"\n| default sanity check < {SANITY_GOAL_S:g} s | {sanity:.2f} s | "
+          f"{'yes' if sanity < SANITY_GOAL_S else 'NO'} |")
+
+
 if __name__ == "__main__":
     main()
+    trust_costs(load_model(), load_sample("chelsea").pixels)

@@ -99,3 +99,16 @@ def test_phone_keeps_a_header_on_every_cell(page, app_url):
     texts = [captions.nth(i).inner_text() for i in range(captions.count())]
     assert any(t.startswith("stage 3") for t in texts) and any(t.startswith("stage 8") for t in texts), texts
     screenshot(page, "gradcam-phone")
+
+
+def test_sanity_check_plot_in_the_browser(page, app_url):
+    """Issue 15: the sanity check runs from the page, says pass or fail and draws its plot."""
+    _open(page, f"{app_url}/gradcam?layers=_blocks.15,_conv_head&size=96&faith=0&guided_cam=0")
+    page.get_by_text("Sanity check: do the maps depend").click()
+    page.get_by_role("button", name=re.compile("^Randomise and compare")).click()
+    settle(page)
+    assert_clean(page)
+    body = page.inner_text("body")
+    assert "when the weights are randomised" in body and "Guided backprop keeps rank correlation" in body
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1
+    screenshot(page, "gradcam-sanity-check")
