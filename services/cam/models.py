@@ -15,6 +15,7 @@ import io
 import os
 import pickle
 import socket
+import struct
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -377,7 +378,11 @@ def check_archive(stream: io.BytesIO | Path) -> None:
                 with archive.open(entry) as data:
                     while data.read(MIB):
                         pass
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+    except WeightsFileError:
+        raise
+    # zipfile's own errors for damaged, encrypted or self-contradicting archives
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError,
+            OverflowError, OSError, struct.error) as exc:
         raise WeightsFileError("The weights file is a damaged zip archive (its directory does not match its "
                                f"contents: {exc.__class__.__name__}).") from exc
 
