@@ -3,7 +3,7 @@
 A map that explains the network must change when the network's learned weights are replaced by random ones.
 On a deep copy (the shared model is never touched) the weights are re-initialised from the classifier head
 down, stage by stage; after each step every chosen map is compared with the original by Spearman rank
-correlation and SSIM, as in the paper. Grad-CAM's maps fall apart; guided backprop, which mostly shows the
+correlation and SSIM, as in the paper (on a 56 × 56 grid). Grad-CAM's maps fall apart; guided backprop, which mostly shows the
 picture's edges, stays similar.
 """
 
@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 from scipy.stats import spearmanr
@@ -152,7 +153,17 @@ def _reinitialise(module: nn.Module, generator: torch.Generator) -> None:
         module.reset_running_stats()
 
 
+#: Maps are compared on a SIMILARITY_SIDE² grid: finer than every stage but the first (112²), and 16x cheaper
+#: than at 224² (Spearman's ranking and SSIM's filters were most of the check's time).
+SIMILARITY_SIDE = 56
+
+
+def _coarse(a: np.ndarray) -> np.ndarray:
+    return cv2.resize(np.float32(a), (SIMILARITY_SIDE, SIMILARITY_SIDE), interpolation=cv2.INTER_AREA)
+
+
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = _coarse(a), _coarse(b)
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return 0.0  # a constant map (all zero after ReLU) has no ranking
     value = spearmanr(np.ravel(a), np.ravel(b)).statistic
@@ -160,4 +171,4 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _ssim(a: np.ndarray, b: np.ndarray) -> float:
-    return float(structural_similarity(np.float64(a), np.float64(b), data_range=1.0))
+    return float(structural_similarity(np.float64(_coarse(a)), np.float64(_coarse(b)), data_range=1.0))
