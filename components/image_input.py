@@ -1,4 +1,4 @@
-"""Image input: upload a picture, take one with the camera, or pick a built-in sample; returns a normalised RGB uint8 image or None."""
+"""Image input: upload a picture, take one with the camera, or pick a built-in sample; returns RGB uint8 or None."""
 
 from __future__ import annotations
 
@@ -45,7 +45,10 @@ def image_input(
         upload = st.camera_input("Take a picture", key=f"{key}_camera")
     else:
         upload = st.file_uploader(
-            "Upload a picture (PNG, JPEG, WebP, BMP, TIFF, GIF)", type=UPLOAD_TYPES, key=f"{key}_upload"
+            "Upload a picture (PNG, JPEG, WebP, BMP, TIFF, GIF)", type=UPLOAD_TYPES, key=f"{key}_upload",
+            help=f"At most {budget.IMAGE_UPLOAD_BYTES / 2**20:.0f} MB and {budget.IMAGE_MAX_PIXELS / 1e6:.0f} "
+                 f"megapixels; pictures that would need more than {budget.IMAGE_DECODE_BYTES / 2**20:.0f} MiB to "
+                 "decode are refused (JPEG is decoded at a reduced scale first). Large photos are shrunk for the page.",
         )
     if upload is None:
         st.info(f"{'Take a picture' if source == 'Camera' else 'Choose a file to upload'}, or switch back to a "

@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 
 from components.figure_export import image_download, show_figure
+from components.heavy import run_heavy
 from components.image_input import image_input
 from components.page_header import page_header
 from components.url_state import Param, keep_valid, publish, restore
@@ -28,8 +29,6 @@ from services.cam import (
     Explanation,
     PassTiming,
     WeightsUnavailableError,
-    WorkTracker,
-    estimate_request,
     estimate_work,
     explain_maps,
     forward_pass,
@@ -52,9 +51,9 @@ from services.cam.figures import (
     faithfulness_table,
     grid_image,
     guided_rows,
+    matched_layers,
     method_rows,
     prediction_label,
-    matched_layers,
     predictions_line,
     road_summary,
     road_table,
@@ -70,6 +69,7 @@ from services.cam.render import COLORMAPS
 from services.cam.road import estimate_road_imputations, road_scores
 from services.cam.sanity import estimate_sanity_passes, sanity_check
 from services.imaging import SAMPLES, ImageInputError
+from services.workers import WorkTimeout
 from views.catalog import PageInfo
 
 INPUT_SIZES = [96, 128, 160, 192, 224, 256, 320]
@@ -305,15 +305,15 @@ def _maps(model: CamModel, pixels: np.ndarray, identity: tuple, request: Explain
     """Predictions and maps (the kept forward pass serves a new target with one backward pass)."""
     fresh = (identity, request.maps_only) not in st.session_state.get("cam_memo_maps", {})
     bar = st.empty()
-    tracker = WorkTracker(lambda fraction, text: bar.progress(min(1.0, fraction), text=text),
-                          estimate_request(model, request.maps_only))
     try:
         forward = None if request.aug_smooth else _remembered(
             "forward", (identity, request.layers, request.input_size),
-            lambda: forward_pass(model, pixels, request), keep=1)
-        explanation = _remembered("maps", (identity, request.maps_only), lambda: explain_maps(
-            model, pixels, request.maps_only, forward=forward, tracker=tracker), keep=3)
-    except (CamError, ImageInputError) as exc:
+            lambda: run_heavy(forward_pass, model, pixels, request, what="The forward pass"), keep=1)
+        explanation = _remembered("maps", (identity, request.maps_only), lambda: run_heavy(
+            explain_maps, model, pixels, request.maps_only, forward=forward, what="The explanation",
+            key=(identity, request.maps_only),
+            progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=text)), keep=3)
+    except (CamError, ImageInputError, WorkTimeout) as exc:
         st.error(str(exc))
         return None
     finally:

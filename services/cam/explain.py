@@ -261,6 +261,7 @@ def explain_maps(
     *,
     forward: ForwardPass | None = None,
     tracker: WorkTracker | None = None,
+    progress: Progress | None = None,
 ) -> Explanation:
     """The predictions and maps of ``request`` (its ``guided`` and ``faithfulness`` are left to the other stages).
 
@@ -268,7 +269,7 @@ def explain_maps(
     target class then costs one backward pass instead of a forward and a backward.
     """
     started = time.perf_counter()
-    tracker = tracker or WorkTracker(None, estimate_request(model, request.maps_only))
+    tracker = tracker or WorkTracker(progress, estimate_request(model, request.maps_only))
     pixels = _as_pixels(image)
     layers = _check_layers(model, request.layers)
     methods = _check_methods(request.methods)
