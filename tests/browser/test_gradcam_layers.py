@@ -5,6 +5,11 @@ import re
 from tests.browser.conftest import assert_clean, screenshot, settle
 
 
+def _wait_for_text(page, text: str, timeout_s: float = 120) -> None:
+    """The rerun a click starts may begin after ``settle`` saw a quiet page: wait for its result itself."""
+    page.wait_for_function("t => document.body.innerText.includes(t)", arg=text, timeout=timeout_s * 1000)
+
+
 def _open(page, url: str) -> None:
     page.goto(url)
     settle(page)
@@ -22,6 +27,7 @@ def test_grid_retarget_and_download(page, app_url):
     screenshot(page, "gradcam-default")
 
     page.get_by_role("button", name="tiger cat · 10.1%").click()
+    _wait_for_text(page, "Explaining tiger cat")
     settle(page)
     assert_clean(page)
     assert "Explaining tiger cat" in page.inner_text("body")
@@ -106,6 +112,7 @@ def test_sanity_check_plot_in_the_browser(page, app_url):
     _open(page, f"{app_url}/gradcam?layers=_blocks.15,_conv_head&size=96&faith=0&guided_cam=0")
     page.get_by_text("Sanity check: do the maps depend").click()
     page.get_by_role("button", name=re.compile("^Randomise and compare")).click()
+    _wait_for_text(page, "Guided backprop keeps rank correlation")
     settle(page)
     assert_clean(page)
     body = page.inner_text("body")
