@@ -56,28 +56,28 @@ def boundary_rows() -> list[list[str]]:
             depth = table_depth(k, split.n_train)
 
             def naive(neighbours: int):
-                model = classifier(neighbours, weights, metric).fit(split.X_train, split.y_train)
+                model = classifier(neighbours, weights, metric).fit(split.X_train, split.y_train)  # noqa: B023 (closures run at once by _best_of)
                 return model.predict_proba(grid.points)
 
-            naive_time, naive_proba = _best_of(lambda: naive(k), repeats=2)
+            naive_time, naive_proba = _best_of(lambda: naive(k), repeats=2)  # noqa: B023 (run at once by _best_of)
 
             def first_draw():
                 predictor = ExactPredictor(
-                    split.X_train, split.y_train, grid.points, max_k=depth - 1, weights=weights, metric=metric,
+                    split.X_train, split.y_train, grid.points, max_k=depth - 1, weights=weights, metric=metric,  # noqa: B023 (run at once by _best_of)
                     n_classes=2,
                 )
-                return predictor, predictor.votes(k)
+                return predictor, predictor.votes(k)  # noqa: B023 (run at once by _best_of)
 
             first_time, (predictor, votes) = _best_of(first_draw, repeats=2)
             # each move to another K against a fresh predict_proba at that K; the worst move counts
             moves = [
-                (_best_of(lambda: naive(other), repeats=2)[0], _best_of(lambda: predictor.votes(other))[0])
+                (_best_of(lambda: naive(other), repeats=2)[0], _best_of(lambda: predictor.votes(other))[0])  # noqa: B023 (run at once by _best_of)
                 for other in others
             ]
             ratio = min(naive_at / ours for naive_at, ours in moves)
             slowest_move = max(ours for _, ours in moves)
             figure_time, _ = _best_of(
-                lambda: boundary_figure(grid, votes.labels, votes.proba, split, title="bench").to_json()
+                lambda: boundary_figure(grid, votes.labels, votes.proba, split, title="bench").to_json()  # noqa: B023 (run at once by _best_of)
             )
             mismatched = int((np.argmax(naive_proba, axis=1) != votes.labels).sum())
             proba_gap = float(np.abs(naive_proba - votes.proba).max())
@@ -110,15 +110,15 @@ def cv_rows() -> list[list[str]]:
         def naive():
             errors = []
             for k in DEFAULT_KS:
-                model = classifier(k, weights, metric)
-                if scaling == "standard":
+                model = classifier(k, weights, metric)  # noqa: B023 (naive() runs at once by _best_of)
+                if scaling == "standard":  # noqa: B023 (runs at once by _best_of)
                     model = make_pipeline(StandardScaler(), model)
-                errors.append(1.0 - cross_val_score(model, X, y, cv=10, scoring="accuracy").mean())
+                errors.append(1.0 - cross_val_score(model, X, y, cv=10, scoring="accuracy").mean())  # noqa: B023 (runs at once by _best_of)
             return np.array(errors)
 
         naive_time, naive_errors = _best_of(naive, repeats=2)
         fast_time, curve = _best_of(
-            lambda: cv_error_curve(X, y, DEFAULT_KS, weights=weights, metric=metric, scaling=scaling)
+            lambda: cv_error_curve(X, y, DEFAULT_KS, weights=weights, metric=metric, scaling=scaling)  # noqa: B023 (run at once by _best_of)
         )
         gap = float(np.abs(naive_errors - curve.errors).max())
         ratio = naive_time / fast_time

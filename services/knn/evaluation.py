@@ -137,7 +137,7 @@ def cv_error_curve(
     ks: Sequence[int] = DEFAULT_KS,
     *,
     weights: str = "uniform",
-    metric: Metric = Metric(),
+    metric: Metric = Metric(),  # noqa: B008 (Metric is frozen: one shared immutable default)
     scaling: str = "none",
     n_folds: int = DEFAULT_FOLDS,
     n_classes: int | None = None,

@@ -52,7 +52,7 @@ def scratch_knn(
     k: int,
     *,
     weights: str = "uniform",
-    metric: Metric = Metric(),
+    metric: Metric = Metric(),  # noqa: B008 (Metric is frozen: one shared immutable default)
     n_classes: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Labels and tie flags for every query point, one point at a time like the seed's ``kNearestNeighbor``.
