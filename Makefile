@@ -19,6 +19,8 @@ run: $(STAMP)
 	$(PY) -m scripts.serve --replicas 1 --port $(PORT) --address 0.0.0.0
 
 test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
