@@ -61,6 +61,12 @@ class BatchIndex:
     def __len__(self) -> int:
         return self.size
 
+    @property
+    def _kd(self) -> cKDTree:
+        """The k-d tree; an empty index has none, and every caller returns before asking for it then."""
+        assert self.tree is not None
+        return self.tree
+
     def estimate(self, q_lat: np.ndarray, q_lon: np.ndarray, mode: str, k: int, radius_km: float) -> JoinEstimate:
         """Result rows of :meth:`join` before running it: exact for K nearest, from a sample of queries
         for a radius (so a request that would not fit is refused in a second, not after minutes)."""
@@ -72,7 +78,7 @@ class BatchIndex:
             return JoinEstimate(n * min(k, self.size), True)
         step = max(1, n // JOIN_ESTIMATE_SAMPLE)
         sample = np.arange(0, n, step)
-        counts = self.tree.query_ball_point(
+        counts = self._kd.query_ball_point(
             unit_vectors(q_lat[sample], q_lon[sample]), r=float(chord(radius_km)) + _CHORD_SLACK,
             return_length=True, workers=-1,
         )
@@ -125,7 +131,7 @@ class BatchIndex:
             chunk_join = self._chunk if model == "sphere" else self._ellipsoid_chunk
             query, place, ranks, dist = chunk_join(q_lat[start:stop], q_lon[start:stop], mode, k, radius_km, workers)
             query += start
-            if ints is not None:
+            if ints is not None and floats is not None:  # both set, or both None
                 span = slice(total, total + query.size)
                 ints[0, span], ints[1, span], ints[2, span], floats[0, span] = query, place, ranks, dist
             else:
@@ -137,7 +143,7 @@ class BatchIndex:
                     "fewer query points or a smaller radius."
                 )
             report(stop / n, f"joined {stop:,} of {n:,} query points")
-        if ints is None:
+        if ints is None or floats is None:  # both None together
             ints, floats = np.empty((3, total), dtype=np.int64), np.empty((1, total))
             for row, column in enumerate(zip(*parts)):
                 target = floats[0] if row == 3 else ints[row]
@@ -173,8 +179,9 @@ class BatchIndex:
             np.maximum.at(reach_km, query, sphere_km * RATIO_HIGH)
             if mode == "both":
                 reach_km = np.minimum(reach_km, radius_km)
-        found = self.tree.query_ball_point(
-            unit_vectors(q_lat, q_lon), r=chord(np.minimum(reach_km / RATIO_LOW + 1e-6, MAX_DISTANCE_KM)) + _CHORD_SLACK,
+        found = self._kd.query_ball_point(
+            unit_vectors(q_lat, q_lon),
+            r=chord(np.minimum(reach_km / RATIO_LOW + 1e-6, MAX_DISTANCE_KM)) + _CHORD_SLACK,
             workers=workers, return_sorted=False,
         )
         counts = np.fromiter((len(rows) for rows in found), dtype=np.int64, count=len(found))
@@ -197,7 +204,7 @@ class BatchIndex:
         if k >= self.size:
             place = np.broadcast_to(np.arange(self.size), (m, self.size))
         else:
-            chords, place = self.tree.query(unit_vectors(q_lat, q_lon), k=k + 1, workers=workers)
+            chords, place = self._kd.query(unit_vectors(q_lat, q_lon), k=k + 1, workers=workers)
             place = np.asarray(place, dtype=np.int64).reshape(m, k + 1)
             chords = np.asarray(chords).reshape(m, k + 1)
         dist = haversine_km(q_lat[:, None], q_lon[:, None], self.lat[place], self.lon[place])
@@ -211,7 +218,7 @@ class BatchIndex:
             # chord); if that is beyond the K-th exact distance, nothing outside can tie or beat it.
             unproven = np.flatnonzero(chord(dist[:, -1]) + _CHORD_SLACK >= chords[:, k])
             for row in unproven:  # near-ties at the cut: rare, redone exactly with a ball search
-                rows = np.asarray(self.tree.query_ball_point(
+                rows = np.asarray(self._kd.query_ball_point(
                     unit_vectors(q_lat[row:row + 1], q_lon[row:row + 1])[0],
                     r=float(chord(dist[row, -1])) + _CHORD_SLACK,
                 ), dtype=np.int64)
@@ -222,7 +229,7 @@ class BatchIndex:
         return [query, place.ravel().astype(np.int64), ranks, dist.ravel()]
 
     def _within(self, q_lat, q_lon, radius_km, workers) -> list[np.ndarray]:
-        found = self.tree.query_ball_point(
+        found = self._kd.query_ball_point(
             unit_vectors(q_lat, q_lon), r=float(chord(radius_km)) + _CHORD_SLACK, workers=workers,
             return_sorted=False,
         )

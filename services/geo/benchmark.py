@@ -67,7 +67,7 @@ def scaling_benchmark(
         raise InvalidSearchError("choose at least one size")
     order = np.random.default_rng(seed).permutation(len(lat))
     qlat, qlon = query_points(lat, lon, queries, seed + 1)
-    rows = []
+    rows: list[dict[str, object]] = []
     steps = len(sizes) * len(backends)
     for n in sizes:
         subset = order[:n]

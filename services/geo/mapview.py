@@ -13,11 +13,12 @@ import json
 import math
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import folium
 import numpy as np
 import pandas as pd
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
 from services.geo.ellipsoid import ellipsoid_destination
@@ -103,9 +104,10 @@ class _ScriptElement(MacroElement):
     ``{{ ... }}`` would be evaluated on the server). streamlit-folium reads the ``script`` macro directly.
     """
 
-    def render(self, **kwargs) -> None:
+    # MacroElement.render, the method overridden, returns None; branca annotates only Element.render (-> str).
+    def render(self, **kwargs) -> None:  # type: ignore[override]
         script = self._template.module.__dict__["script"]
-        self.get_root().script.add_child(_RawScript(script(self, kwargs)), name=self.get_name())
+        cast(Figure, self.get_root()).script.add_child(_RawScript(script(self, kwargs)), name=self.get_name())
 
 
 class _Outlines(_ScriptElement):

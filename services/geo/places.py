@@ -242,7 +242,9 @@ def read_geojson_points(data: bytes) -> LoadedPoints:
     skipped_types: dict[str, int] = {}
     for number, feature in enumerate(features, start=1):
         geometry = feature.get("geometry") if isinstance(feature, dict) else None
-        kind = geometry.get("type") if isinstance(geometry, dict) else None
+        if not isinstance(geometry, dict):
+            geometry = {}  # no geometry: counted below as "no geometry"
+        kind = geometry.get("type")
         if kind == "Point":
             positions = [geometry.get("coordinates")]
         elif kind == "MultiPoint":
@@ -259,12 +261,12 @@ def read_geojson_points(data: bytes) -> LoadedPoints:
         country = str(_property(properties, _COUNTRY_NAMES, ""))
         population = _number_or_nan(_property(properties, _POPULATION_NAMES, None))
         for position in positions:
-            lon, lat = _position(position)
+            point_lon, point_lat = _position(position)
             names.append(name)
             countries.append(country)
             populations.append(population)
-            lats.append(lat)
-            lons.append(lon)
+            lats.append(point_lat)
+            lons.append(point_lon)
             origin.append(number)
     if not lats:
         found = ", ".join(f"{count} {kind}" for kind, count in skipped_types.items()) or "no features"
