@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import cast
 
 import cv2
 import numpy as np
@@ -84,6 +85,7 @@ def _gradient_times_activation(inputs: MethodInputs) -> np.ndarray:
 
 
 def _positive_gradient_times_activation(inputs: MethodInputs) -> np.ndarray:
+    assert inputs.gradients is not None  # a gradient method: its inputs always carry gradients
     return np.maximum(inputs.gradients, 0) * inputs.activations
 
 
@@ -356,7 +358,9 @@ def with_faithfulness(model: CamModel, explanation: Explanation, batch_size: int
     map keeps the evidence."""
     mark = time.perf_counter()
     tensor = prepare_input(model, explanation.image, explanation.input_size)
-    heat = {key: cell.input_heatmap for key, cell in explanation.maps.items()}
+    # explain_maps sets input_heatmap on every map it returns (None only in hand-built LayerMaps).
+    heat = cast(dict[tuple[str, str], np.ndarray],
+                {key: cell.input_heatmap for key, cell in explanation.maps.items()})
     scores = _faithfulness(model, tensor, heat, explanation.target.index, explanation.target.probability,
                            max(1, min(int(batch_size), MAX_BATCH_SIZE)))
     if tracker is not None:
@@ -508,7 +512,7 @@ class ForwardPass:
 
     @property
     def grids(self) -> dict[str, tuple[int, int]]:
-        return {layer: tuple(int(s) for s in a.shape[-2:]) for layer, a in self.activations.items()}
+        return {layer: (int(a.shape[-2]), int(a.shape[-1])) for layer, a in self.activations.items()}
 
     def serves(self, model: CamModel, tensor: torch.Tensor, layers: Sequence[str]) -> bool:
         """Whether this pass is the one ``model`` would run on ``tensor`` at ``layers``."""
@@ -533,7 +537,7 @@ def _layer_map(info: MethodInfo, inputs: MethodInputs, eigen_smooth: bool) -> tu
     # Scaled twice like pytorch-grad-cam: per layer, then again when it "aggregates" the layers; the second pass
     # matters because bilinear upsampling never quite reaches the grid's maximum.
     scaled = scale_cam_image(scale_cam_image(cam, size))[0]
-    raw = cv2.resize(np.float32(cam[0]), size)
+    raw = cv2.resize(np.array(cam[0], dtype=np.float32), size)
     return scaled, raw
 
 
@@ -560,7 +564,7 @@ def first_component_projection(activation_batch: np.ndarray) -> np.ndarray:
         flat = flat - flat.mean(axis=0)
         _, _, vt = np.linalg.svd(flat, full_matrices=False)
         projections.append((flat @ vt[0, :]).reshape(activations.shape[1:]))
-    return np.float32(projections)
+    return np.array(projections, dtype=np.float32)
 
 
 def _maps_from_pass(activations, gradients, tensor, layers, methods, objects, model: CamModel, target: int,
@@ -635,8 +639,8 @@ def _predictions(model: CamModel, logits: torch.Tensor, target: int) -> tuple[tu
 
 def _resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (array.shape[1], array.shape[0]) == size:
-        return np.float32(array)
-    return cv2.resize(np.float32(array), size, interpolation=cv2.INTER_LINEAR)
+        return np.array(array, dtype=np.float32)
+    return cv2.resize(np.array(array, dtype=np.float32), size, interpolation=cv2.INTER_LINEAR)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -695,8 +699,9 @@ class _HookedAblationCAM(AblationCAM):
             with recorded_outputs({"layer": target_layer}) as recorded:
                 outputs = self.model(input_tensor)
             layer_output = recorded["layer"]
-            original = np.float32([target(output).cpu().item() for target, output in zip(targets, outputs)])
-            channels = np.int32(strongest_channels(activations[0], self.channel_fraction))
+            original = np.array([target(output).cpu().item() for target, output in zip(targets, outputs)],
+                                dtype=np.float32)
+            channels = np.array(strongest_channels(activations[0], self.channel_fraction), dtype=np.int32)
             ablation = self.ablation_layer
             ablation.indices = channels
             new_scores: list[float] = []
@@ -711,7 +716,8 @@ class _HookedAblationCAM(AblationCAM):
                     ablation.indices = ablation.indices[batch_tensor.size(0):]
                     self.tracker.advance(batch_tensor.size(0),
                                          f"Ablation-CAM: {len(new_scores)}/{len(channels)} channels ablated")
-        weights = np.float32(self.assemble_ablation_scores(new_scores, original[0], channels, activations.shape[1]))
+        weights = np.array(self.assemble_ablation_scores(new_scores, original[0], channels, activations.shape[1]),
+                           dtype=np.float32)
         weights = weights.reshape(activations.shape[:2])
         return (original[:, None] - weights) / original[:, None]
 

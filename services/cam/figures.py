@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -182,7 +183,7 @@ def best_cell_sentence(explanation: Explanation) -> str | None:
     scored = [cell for cell in explanation.maps.values() if cell.faithfulness is not None]
     if not scored:
         return None
-    best = max(scored, key=lambda cell: cell.faithfulness)
+    best = max(scored, key=lambda cell: cast(float, cell.faithfulness))  # None filtered out above
     spec = MODELS[explanation.model]
     return (f"Most faithful cell: **{METHODS[best.method].title}** at **{spec.layer_label(best.layer)}** "
             f"(Δp {best.faithfulness:+.2f}: the probability of *{explanation.target.label}* changes least when the "

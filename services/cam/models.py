@@ -217,7 +217,7 @@ def prepare_input(model: CamModel, image: np.ndarray, input_size: int | None = N
     if pixels.shape[:2] != (size, size):
         pixels = np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.BICUBIC))
     unit = pixels.astype(np.float32) / 255.0
-    normalised = (unit - np.float32(model.spec.mean)) / np.float32(model.spec.std)
+    normalised = (unit - np.array(model.spec.mean, dtype=np.float32)) / np.array(model.spec.std, dtype=np.float32)
     return torch.from_numpy(np.ascontiguousarray(normalised.transpose(2, 0, 1)))[None].to(model.device)
 
 

@@ -27,7 +27,7 @@ def colorize(heatmap: np.ndarray, colormap: str = "jet") -> np.ndarray:
     """H x W values in [0, 1] -> H x W x 3 RGB uint8 through a named colour map."""
     if colormap not in COLORMAPS:
         raise ExplainOptionError(f"Unknown colour map {colormap!r}; choose from {', '.join(COLORMAPS)}.")
-    levels = np.uint8(np.rint(np.clip(heatmap, 0.0, 1.0) * 255))
+    levels = np.array(np.rint(np.clip(heatmap, 0.0, 1.0) * 255), dtype=np.uint8)
     return cv2.cvtColor(cv2.applyColorMap(levels, COLORMAPS[colormap]), cv2.COLOR_BGR2RGB)
 
 
@@ -36,7 +36,7 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, *, alpha: float = 0.5, color
     if not 0.0 <= alpha <= 1.0:
         raise ExplainOptionError("The overlay opacity must be between 0 and 1.")
     blended = (1.0 - alpha) * image.astype(np.float32) + alpha * colorize(heatmap, colormap).astype(np.float32)
-    return np.uint8(np.clip(np.rint(blended), 0, 255))
+    return np.array(np.clip(np.rint(blended), 0, 255), dtype=np.uint8)
 
 
 def comparable_maps(cells: Sequence[LayerMap]) -> list[np.ndarray]:
@@ -54,17 +54,17 @@ def comparable_maps(cells: Sequence[LayerMap]) -> list[np.ndarray]:
     top = max((float(d.max()) for d in densities), default=0.0)
     if top <= 0.0:
         return [np.zeros_like(d) for d in densities]
-    return [np.float32(d / top) for d in densities]
+    return [np.array(d / top, dtype=np.float32) for d in densities]
 
 
 def guided_backprop_image(gradient: np.ndarray) -> np.ndarray:
     """Guided backprop gradient (H x W x 3) as a viewable RGB uint8 image (pytorch-grad-cam's ``deprocess_image``)."""
-    return deprocess_image(np.float32(gradient))
+    return deprocess_image(np.array(gradient, dtype=np.float32))
 
 
 def guided_gradcam_image(gradient: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     """Guided Grad-CAM: the guided backprop gradient masked by a map: sharp and class-discriminative."""
-    return deprocess_image(np.float32(gradient) * np.float32(heatmap)[:, :, None])
+    return deprocess_image(np.array(gradient, dtype=np.float32) * np.array(heatmap, dtype=np.float32)[:, :, None])
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,10 @@ def compose_grid(rows: Sequence[GridRow], column_labels: Sequence[str], *, cell_
     """One RGB image of the whole grid (labels across the top and down the left) for the PNG download."""
     if not rows or not column_labels:
         raise ExplainOptionError("There is nothing to draw: choose at least one layer and one method.")
-    font = _font(max(11, cell_size // 14))
+    font_size = max(11, cell_size // 14)
+    font = _font(font_size)
     label_width = max(120, int(max(font.getlength(r.label) for r in rows)) + 16)
-    line = int(font.size * 1.35)
+    line = int(font_size * 1.35)  # not font.size: Pillow's bitmap fallback font has no size
     header = line * (2 if title else 1) + 8
     note_height = line if any(r.notes for r in rows) else 0
     row_height = cell_size + note_height + 6

@@ -76,7 +76,7 @@ def sobel_map(explanation: Explanation) -> np.ndarray:
 
     size = explanation.input_size
     square = np.asarray(Image.fromarray(explanation.image).resize((size, size), Image.Resampling.BICUBIC))
-    return np.float32(sobel_cam(square)) / 255.0
+    return np.array(sobel_cam(square), dtype=np.float32) / 255.0
 
 
 def road_scores(model: CamModel, explanation: Explanation, *, percentiles: Sequence[int] = ROAD_PERCENTILES,

@@ -27,6 +27,7 @@ from services.cam.explain import (
     METHODS,
     ExplainRequest,
     Explanation,
+    LayerMap,
     Progress,
     WorkTracker,
     explain_maps,
@@ -126,12 +127,13 @@ def sanity_check(model: CamModel, image: np.ndarray, request: ExplainRequest, *,
         guided_similarity = None
         if original_guided is not None:
             moved = with_guided_backprop(randomised, after).guided_backprop
+            assert moved is not None  # with_guided_backprop always fills it
             guided_similarity = _spearman(np.abs(original_guided).sum(axis=2), np.abs(moved).sum(axis=2))
         steps.append(SanityStep(
             randomised_from=stage, modules=len(modules),
-            spearman={key: _spearman(cell.input_heatmap, after.maps[key].input_heatmap)
+            spearman={key: _spearman(_input_map(cell), _input_map(after.maps[key]))
                       for key, cell in original.maps.items()},
-            ssim={key: _ssim(cell.input_heatmap, after.maps[key].input_heatmap) for key, cell in original.maps.items()},
+            ssim={key: _ssim(_input_map(cell), _input_map(after.maps[key])) for key, cell in original.maps.items()},
             guided_spearman=guided_similarity,
         ))
         tracker.advance(1, f"randomised from {stage}")
@@ -160,6 +162,12 @@ SIMILARITY_SIDE = 56
 
 def _coarse(a: np.ndarray) -> np.ndarray:
     return cv2.resize(np.float32(a), (SIMILARITY_SIDE, SIMILARITY_SIDE), interpolation=cv2.INTER_AREA)
+
+
+def _input_map(cell: LayerMap) -> np.ndarray:
+    """The map at the network's input size, which every map from ``explain_maps`` carries."""
+    assert cell.input_heatmap is not None
+    return cell.input_heatmap
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:

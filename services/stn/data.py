@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.affine import Rotate, Scale, Translate, compose, warp
+from services.affine import Rotate, Scale, Step, Translate, compose, warp
 from services.stn.settings import DigitSettings
 
 
@@ -61,7 +61,7 @@ def centred_digits(digit_size: int, canvas: int) -> tuple[np.ndarray, np.ndarray
 
 def distortion_theta(angle: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
     """The sampler's 2 x 3 theta that shifts the picture by ``shift``, grows it by ``scale``, turns it by ``angle``."""
-    steps = [Translate(-shift[0], -shift[1]), Scale(1.0 / scale, 1.0 / scale), Rotate(angle)]
+    steps: list[Step] = [Translate(-shift[0], -shift[1]), Scale(1.0 / scale, 1.0 / scale), Rotate(angle)]
     return compose(steps)[:2]
 
 
