@@ -2,8 +2,8 @@
 
 import pytest
 
-from views.catalog import tool_pages
 from tests.conftest import app_test
+from views.catalog import tool_pages
 
 PAGES = tool_pages()
 

@@ -6,10 +6,10 @@ import json
 import pandas as pd
 import pytest
 
-from views.nearest_map import INFO
 from services.geo.places import find_places, world_places
 from services.geo.sphere import haversine_km
 from tests.conftest import page_test
+from views.nearest_map import INFO
 
 
 def _run(at, check):
@@ -158,7 +158,7 @@ def test_postgis_is_offered_only_when_configured(monkeypatch, no_exceptions):
 def test_csv_upload_with_chosen_columns(page, no_exceptions):
     page.radio(key="nn_data").set_value("upload")
     _run(page, no_exceptions)
-    csv = "site;northing;easting\nA;0,5;179,9\nB;0,5;-179,9\nC;10;10\nD;north;0\n".encode()
+    csv = b"site;northing;easting\nA;0,5;179,9\nB;0,5;-179,9\nC;10;10\nD;north;0\n"
     page.file_uploader(key="nn_upload").upload("sites.csv", csv, "text/csv")
     _run(page, no_exceptions)
     latcol = [s for s in page.selectbox if s.label == "Latitude column"][0]
@@ -202,7 +202,7 @@ def test_benchmark_panel_runs_and_plots(page, no_exceptions):
 
 
 def test_batch_join_from_an_upload(page, no_exceptions):
-    csv = "name,lat,lon\nnear Paris,48.85,2.35\nnear Tokyo,35.68,139.69\nmid-Pacific,0,-150\n".encode()
+    csv = b"name,lat,lon\nnear Paris,48.85,2.35\nnear Tokyo,35.68,139.69\nmid-Pacific,0,-150\n"
     page.file_uploader(key="nn_batch_upload").upload("queries.csv", csv, "text/csv")
     _run(page, no_exceptions)
     assert any("3 query points against" in c.value and "9 result rows" in c.value for c in page.caption)

@@ -6,8 +6,8 @@ interactions. Fails on any exception element, lost session, or traceback in a re
 
 from __future__ import annotations
 
-import random
 import os
+import random
 import re
 import threading
 import time

@@ -12,7 +12,6 @@ from streamlit_folium import st_folium
 from components.figure_export import show_figure
 from components.page_header import page_header
 from components.url_state import Param, publish, restore
-from views.catalog import PageInfo
 from services.budget import JOIN_PAGE_MAX_ROWS
 from services.geo.batch import BatchIndex, named_join
 from services.geo.benchmark import BENCH_BACKENDS, DEFAULT_SIZES, page_benchmark
@@ -58,6 +57,7 @@ from services.geo.places import (
 )
 from services.geo.search import MODES, results_table, table_columns, timed_search
 from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM
+from views.catalog import PageInfo
 
 TITLE = "Nearest-neighbour map"
 MAP_KEY = "nn_map"

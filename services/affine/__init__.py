@@ -38,16 +38,6 @@ from services.affine.matrices import (
     to_theta,
     transform_shapes,
 )
-from services.affine.render import (
-    AnimationFrame,
-    WarpView,
-    animation_frames,
-    matrix_report,
-    render_warp,
-    thumbnail,
-    to_uint8,
-    to_unit_float,
-)
 from services.affine.options import (
     DEFAULT_OPTIONS,
     ENGINES,
@@ -57,6 +47,16 @@ from services.affine.options import (
     Interpolation,
     Padding,
     SamplerOptions,
+)
+from services.affine.render import (
+    AnimationFrame,
+    WarpView,
+    animation_frames,
+    matrix_report,
+    render_warp,
+    thumbnail,
+    to_uint8,
+    to_unit_float,
 )
 from services.affine.sampling import (
     EngineCheck,

@@ -93,7 +93,7 @@ def _activations_alone(inputs: MethodInputs) -> np.ndarray:
     return inputs.activations
 
 
-def _plain(cam_class: type[BaseCAM]) -> Callable[[nn.Module, "ExplainRequest", "WorkTracker"], BaseCAM]:
+def _plain(cam_class: type[BaseCAM]) -> Callable[[nn.Module, ExplainRequest, WorkTracker], BaseCAM]:
     """A pytorch-grad-cam object with no hooks of its own (``target_layers=[]``): only its math is used."""
     return lambda network, _request, _tracker: cam_class(network, [])
 
@@ -110,9 +110,9 @@ class MethodInfo:
     summary: str
     weigh: Callable[[MethodInputs], np.ndarray]  # 1 x C x h x w weighted activations, summed into the map
     project: bool = False  # the map is the first principal component of ``weigh`` (EigenCAM, EigenGrad-CAM)
-    build: Callable[[nn.Module, "ExplainRequest", "WorkTracker"], BaseCAM] | None = None  # default: ``_plain``
+    build: Callable[[nn.Module, ExplainRequest, WorkTracker], BaseCAM] | None = None  # default: ``_plain``
 
-    def cam_object(self, network: nn.Module, request: "ExplainRequest", tracker: "WorkTracker") -> BaseCAM:
+    def cam_object(self, network: nn.Module, request: ExplainRequest, tracker: WorkTracker) -> BaseCAM:
         return (self.build or _plain(self.cam_class))(network, request, tracker)
 
 

@@ -161,7 +161,7 @@ SIMILARITY_SIDE = 56
 
 
 def _coarse(a: np.ndarray) -> np.ndarray:
-    return cv2.resize(np.float32(a), (SIMILARITY_SIDE, SIMILARITY_SIDE), interpolation=cv2.INTER_AREA)
+    return cv2.resize(np.asarray(a, dtype=np.float32), (SIMILARITY_SIDE, SIMILARITY_SIDE), interpolation=cv2.INTER_AREA)
 
 
 def _input_map(cell: LayerMap) -> np.ndarray:

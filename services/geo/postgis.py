@@ -36,7 +36,15 @@ from psycopg.conninfo import conninfo_to_dict
 from services.budget import JOIN_MAX_ROWS
 from services.geo.batch import join_frame, ranks_within, validate_join_spec
 from services.geo.errors import BackendError, GeoError, InvalidSearchError, RequestTooLargeError
-from services.geo.results import rank, ranked, result_frame, validate_k, validate_points, validate_query, validate_radius
+from services.geo.results import (
+    rank,
+    ranked,
+    result_frame,
+    validate_k,
+    validate_points,
+    validate_query,
+    validate_radius,
+)
 from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM, haversine_km
 
 #: Radius of the sphere PostGIS uses for geography with ``use_spheroid=false``: the WGS84 mean radius (2a+b)/3.

@@ -2,8 +2,8 @@
 
 import pytest
 
-from views.catalog import tool_pages
 from tests.browser.conftest import assert_clean, screenshot, settle
+from views.catalog import tool_pages
 
 PAGE_PATHS = ["", *(info.url_path for info in tool_pages())]
 
