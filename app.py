@@ -11,7 +11,9 @@ from views.catalog import tool_pages
 st.set_page_config(page_title="Explorable ML", page_icon=":material/explore:", layout="wide")
 warmup.start()  # once per process: every page warmed in the background, then the heap frozen for the GC
 
-tools = [(info, st.Page(info.render, title=info.title, icon=info.icon, url_path=info.url_path)) for info in tool_pages()]
+tools = [
+    (info, st.Page(info.render, title=info.title, icon=info.icon, url_path=info.url_path)) for info in tool_pages()
+]
 home_page = st.Page(partial(home.render, tools), title="Home", icon=":material/home:", url_path="home", default=True)
 navigation = st.navigation([home_page, *(page for _, page in tools)])
 

@@ -235,7 +235,8 @@ def join_report(places=None) -> None:
           f"{wrong} of {JOIN_QUERIES:,} with other distances ({tied} with other rows at an exact tie) |")
     print(f"| K=1 | geopandas sjoin_nearest (planar degrees) | {sjoin_s:.2f} | {k1:.2f} | {sjoin_s / k1:.2f}x | "
           f"{sjoin_wrong} of {JOIN_QUERIES:,} wrong |")
-    print(f"| K=10, {JOIN_BIG_QUERIES:,} uniform queries | - | - | {big_s:.1f} | - | peak {big_mib:,.0f} MiB allocated (result {JOIN_BIG_QUERIES * K * 32 / 2**20:,.0f} MiB) |")
+    print(f"| K=10, {JOIN_BIG_QUERIES:,} uniform queries | - | - | {big_s:.1f} | - | peak {big_mib:,.0f} MiB allocated "
+          f"(result {JOIN_BIG_QUERIES * K * 32 / 2**20:,.0f} MiB) |")
 
 
 def ellipsoid_report(places=None) -> None:
@@ -249,7 +250,9 @@ def ellipsoid_report(places=None) -> None:
         ("sphere", "knn"): _batches(lambda a, b: index.nearest(a, b, K), qlat, qlon, FAST_BATCH),
         ("ellipsoid", "knn"): _batches(lambda a, b: ellipsoid_nearest(index, a, b, K), qlat, qlon, FAST_BATCH),
         ("sphere", "radius"): _batches(lambda a, b: index.within(a, b, RADIUS_KM), qlat, qlon, FAST_BATCH),
-        ("ellipsoid", "radius"): _batches(lambda a, b: ellipsoid_within(index, a, b, RADIUS_KM), qlat, qlon, FAST_BATCH),
+        ("ellipsoid", "radius"): _batches(
+            lambda a, b: ellipsoid_within(index, a, b, RADIUS_KM), qlat, qlon, FAST_BATCH
+        ),
     }
     best = {name: min(t) / FAST_BATCH * 1000 for name, t in interleaved_times(peers, ROUNDS).items()}
     print("\nDistance model, ms per query (R-tree, 234,908 places, best of interleaved rounds):\n")

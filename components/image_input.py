@@ -36,7 +36,11 @@ def image_input(
             "Sample picture",
             names,
             # A page may seed the choice through session state (e.g. from the URL); then no index is given.
-            index=None if sample_key in st.session_state else names.index(default_sample) if default_sample in names else 0,
+            index=(
+                None if sample_key in st.session_state
+                else names.index(default_sample) if default_sample in names
+                else 0
+            ),
             format_func=lambda n: f"{n} — {SAMPLES[n]}",
             key=sample_key,
         )

@@ -189,7 +189,8 @@ def test_the_url_restores_the_view_and_bad_steps_fall_back(no_exceptions):
     at.run()
     no_exceptions(at)
     assert slider_keys(at) == ["affine_step0_rotate_degrees", "affine_step1_translate_tx", "affine_step1_translate_ty"]
-    assert at.selectbox(key="affine_engine").value == "opencv" and at.selectbox(key="affine_padding").value == "reflection"
+    assert at.selectbox(key="affine_engine").value == "opencv"
+    assert at.selectbox(key="affine_padding").value == "reflection"
     broken = page_test(PAGE)
     broken.query_params["steps"] = "spin:45"
     broken.run()
@@ -219,7 +220,8 @@ def test_an_old_link_restores_every_control_under_its_short_name(no_exceptions):
     no_exceptions(at)
     assert at.number_input(key="affine_m00").value == 2.0 and at.number_input(key="affine_m12").value == 0.5
     assert at.number_input(key="affine_m01").value == 0.0  # beyond the entry limit: the default
-    assert at.selectbox(key="affine_interp").value == "nearest" and at.radio(key="affine_frame").value == "pixels_centre"
+    assert at.selectbox(key="affine_interp").value == "nearest"
+    assert at.radio(key="affine_frame").value == "pixels_centre"
     assert at.radio(key="affine_mapping").value == "forward" and at.number_input(key="affine_kx").value == 1.5
     assert at.number_input(key="affine_bx").value == 10.5 and at.selectbox(key="affine_channel").value == "blue"
     assert at.query_params["m00"] == "2.0" and at.query_params["interp"] == "nearest"

@@ -40,7 +40,8 @@ def _per_query(index: PointIndex, q_lat, q_lon, mode, k, radius):
     for i, (a, b) in enumerate(zip(q_lat.tolist(), q_lon.tolist())):
         hits = search(index, a, b, mode, k, radius)
         frames.append(pd.DataFrame({"query_idx": i, "place_idx": hits["idx"].to_numpy(),
-                                    "rank": np.arange(1, len(hits) + 1), "distance_km": hits["distance_km"].to_numpy()}))
+                                    "rank": np.arange(1, len(hits) + 1),
+                                    "distance_km": hits["distance_km"].to_numpy()}))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -106,7 +107,9 @@ def test_distances_are_haversine(world):
     lat, lon, batch, _, _ = world
     q_lat, q_lon = _queries(seed=5, n=50)
     got = batch.join(q_lat, q_lon, "nearest", 3)
-    expected = haversine_km(q_lat[got["query_idx"]], q_lon[got["query_idx"]], lat[got["place_idx"]], lon[got["place_idx"]])
+    expected = haversine_km(
+        q_lat[got["query_idx"]], q_lon[got["query_idx"]], lat[got["place_idx"]], lon[got["place_idx"]]
+    )
     np.testing.assert_allclose(got["distance_km"], expected, rtol=RTOL)
 
 
@@ -152,7 +155,9 @@ def test_ranks_within_groups():
 
 
 def test_named_join_carries_both_names():
-    places = pd.DataFrame({"name": ["a", "b"], "country": ["X", "Y"], "population": [1, 2], "lat": [0.0, 1.0], "lon": [0.0, 0.0]})
+    places = pd.DataFrame(
+        {"name": ["a", "b"], "country": ["X", "Y"], "population": [1, 2], "lat": [0.0, 1.0], "lon": [0.0, 0.0]}
+    )
     queries = pd.DataFrame({"name": ["q"], "lat": [0.9], "lon": [0.0]})
     join = BatchIndex(places["lat"], places["lon"]).join(queries["lat"], queries["lon"], "nearest", 2)
     named = named_join(join, queries, places)
@@ -173,5 +178,6 @@ def test_ellipsoid_join_equals_per_query_geodesic_search(world, mode, k, radius)
     for i, (a, b) in enumerate(zip(q_lat.tolist(), q_lon.tolist())):
         hits = ellipsoid_search(brute, a, b, mode, k, radius)
         frames.append(pd.DataFrame({"query_idx": i, "place_idx": hits["idx"].to_numpy(),
-                                    "rank": np.arange(1, len(hits) + 1), "distance_km": hits["distance_km"].to_numpy()}))
+                                    "rank": np.arange(1, len(hits) + 1),
+                                    "distance_km": hits["distance_km"].to_numpy()}))
     _assert_same(got, pd.concat(frames, ignore_index=True))

@@ -40,7 +40,9 @@ def _brute(lat, lon, q_lat, q_lon):
 
 def _queries(lat, lon):
     rng = np.random.default_rng(4)
-    queries = [(float(a), float(b)) for a, b in zip(np.degrees(np.arcsin(rng.uniform(-1, 1, 25))), rng.uniform(-180, 180, 25))]
+    queries = [
+        (float(a), float(b)) for a, b in zip(np.degrees(np.arcsin(rng.uniform(-1, 1, 25))), rng.uniform(-180, 180, 25))
+    ]
     # Near-antipodal to stored points (where geodesic solvers work hardest), poles, the seam, a duplicate.
     for i in (4, 5, 6):
         queries.append((-float(lat[i]) + 1e-7, float((lon[i] + 360.0) % 360.0 - 180.0)))
@@ -93,7 +95,9 @@ def test_distances_equal_pyproj(world):
     rng = np.random.default_rng(9)
     rows = rng.integers(0, lat.size, 500)
     q_lat, q_lon = rng.uniform(-90, 90, 500), rng.uniform(-180, 180, 500)
-    expected = np.array([INDEPENDENT.inv(b, a, d, c)[2] for a, b, c, d in zip(q_lat, q_lon, lat[rows], lon[rows])]) / 1000
+    expected = np.array(
+        [INDEPENDENT.inv(b, a, d, c)[2] for a, b, c, d in zip(q_lat, q_lon, lat[rows], lon[rows])]
+    ) / 1000
     np.testing.assert_allclose(geodesic_km(q_lat, q_lon, lat[rows], lon[rows]), expected, rtol=0, atol=1e-6)
 
 
@@ -102,7 +106,9 @@ def test_the_ratio_stays_inside_its_proven_bounds():
     n = 100_000
     lat1 = np.degrees(np.arcsin(rng.uniform(-1, 1, n)))
     lon1 = rng.uniform(-180, 180, n)
-    lat2 = np.clip(lat1 + rng.normal(0, 3, n) * (rng.random(n) < 0.5) + rng.uniform(-90, 90, n) * (rng.random(n) < 0.3), -90, 90)
+    lat2 = np.clip(
+        lat1 + rng.normal(0, 3, n) * (rng.random(n) < 0.5) + rng.uniform(-90, 90, n) * (rng.random(n) < 0.3), -90, 90
+    )
     lon2 = (lon1 + rng.normal(0, 3, n) + 180) % 360 - 180
     sphere = haversine_km(lat1, lon1, lat2, lon2)
     ratio = geodesic_km(lat1, lon1, lat2, lon2)[sphere > 1e-3] / sphere[sphere > 1e-3]

@@ -22,7 +22,8 @@ from services.geo.mapview import (
 from services.geo.places import country_outlines
 
 OUTLINES = outlines_json({"type": "FeatureCollection", "features": [
-    {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 1], [0, 0]]]}}
+    {"type": "Feature", "properties": {},
+     "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 1], [0, 0]]]}}
 ]})
 
 
@@ -244,7 +245,8 @@ def test_results_layer_fits_the_view_and_sizes_markers():
 def test_outlines_travel_compactly_and_decode_to_the_same_vertices():
     geojson = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {}, "geometry": {"type": "MultiPolygon", "coordinates": [
-            [[[179.5, -16.1], [180.0, -16.1], [180.0, -17.0], [179.5, -16.1]]], [[[-1.25, 2.5], [3.0, 4.0], [0.0, 0.5], [-1.25, 2.5]]]]}}
+            [[[179.5, -16.1], [180.0, -16.1], [180.0, -17.0], [179.5, -16.1]]],
+            [[[-1.25, 2.5], [3.0, 4.0], [0.0, 0.5], [-1.25, 2.5]]]]}}
     ]}
     packed = json.loads(outlines_json(geojson))
     ring = packed["shapes"][0]["polygons"][1][0]

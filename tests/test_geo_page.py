@@ -180,7 +180,8 @@ def test_geojson_upload_and_a_bad_file(page, no_exceptions):
     page.radio(key="nn_data").set_value("upload")
     _run(page, no_exceptions)
     document = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "{{ 7*7 }}"}, "geometry": {"type": "Point", "coordinates": [2.35, 48.85]}}
+        {"type": "Feature", "properties": {"name": "{{ 7*7 }}"},
+         "geometry": {"type": "Point", "coordinates": [2.35, 48.85]}}
     ]}
     page.file_uploader(key="nn_upload").upload("pois.geojson", json.dumps(document).encode(), "application/geo+json")
     _run(page, no_exceptions)

@@ -53,7 +53,9 @@ def test_thresholds_are_the_shipped_files():
 def test_find_places_orders_exact_then_prefix_then_population(places_15000):
     found = find_places(places_15000, "  PARIS ")
     assert found["name"].iloc[0] == "Paris" and found["country"].iloc[0] == "France"
-    tiers = [0 if name.casefold() == "paris" else 1 if name.casefold().startswith("paris") else 2 for name in found["name"]]
+    tiers = [
+        0 if name.casefold() == "paris" else 1 if name.casefold().startswith("paris") else 2 for name in found["name"]
+    ]
     assert tiers == sorted(tiers)
     assert len(find_places(places_15000, "a", limit=7)) == 7
     assert find_places(places_15000, "   ").empty
@@ -94,7 +96,9 @@ def _load_csv(text: str | bytes, lat=None, lon=None):
 
 
 def test_csv_with_usual_column_names():
-    loaded = _load_csv("City,Latitude,Longitude,Population,Country\nOslo,59.91,10.75,580000,Norway\nSuva,-18.14,178.44,,Fiji\n")
+    loaded = _load_csv(
+        "City,Latitude,Longitude,Population,Country\nOslo,59.91,10.75,580000,Norway\nSuva,-18.14,178.44,,Fiji\n"
+    )
     assert list(loaded.frame.columns) == PLACE_COLUMNS
     assert loaded.frame["name"].tolist() == ["Oslo", "Suva"]
     assert loaded.frame["lat"].tolist() == [59.91, -18.14] and loaded.frame["lon"].tolist() == [10.75, 178.44]
@@ -198,7 +202,8 @@ def test_geojson_non_points_and_bad_coordinates_are_skipped_and_counted():
         _point(10, 20, name="ok"),
         _point(10, 120, name="too far north"),
         {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": ["x"]}},
-        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 1], [0, 0]]]}},
+        {"type": "Feature", "properties": {},
+         "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 1], [0, 0]]]}},
         {"type": "Feature", "properties": {}, "geometry": None},
     ]}))
     assert loaded.frame["name"].tolist() == ["ok"]
@@ -215,7 +220,8 @@ def test_geojson_non_points_and_bad_coordinates_are_skipped_and_counted():
         (b"[1, 2, 3]", "not GeoJSON"),
         (b'{"type": "FeatureCollection"}', 'no "features" list'),
         (b'{"type": "FeatureCollection", "features": []}', "no Point or MultiPoint features .found: no features"),
-        (_geojson({"type": "Feature", "properties": {}, "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}}),
+        (_geojson({"type": "Feature", "properties": {},
+                   "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}}),
          "found: 1 LineString"),
     ],
 )

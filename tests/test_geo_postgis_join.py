@@ -58,7 +58,9 @@ def test_lateral_join_equals_the_in_memory_join(stores, mode, k, radius):
 def test_a_query_on_the_antimeridian_point_written_the_other_way(stores):
     # PostGIS's KNN scan aborts here ("index returned tuples in wrong order"); the chunk is redone per query.
     store, batch = stores
-    _assert_same(store.join([0.0, 5.0], [-180.0, 5.0], "nearest", 3), batch.join([0.0, 5.0], [-180.0, 5.0], "nearest", 3))
+    _assert_same(
+        store.join([0.0, 5.0], [-180.0, 5.0], "nearest", 3), batch.join([0.0, 5.0], [-180.0, 5.0], "nearest", 3)
+    )
 
 
 def test_a_server_stopping_mid_join_gives_a_clear_message(postgis_cluster, postgis_dsn):

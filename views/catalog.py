@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 #: Page modules under ``views/``, in menu order. (Not ``pages/``: Streamlit treats a folder of that name
 #: beside the entry script as a legacy multipage app, and deep links then fail on a fresh server.)
-PAGE_MODULES: list[str] = ["nearest_map", "knn_boundaries", "gradcam_layers", "affine_playground", "spatial_transformer"]
+PAGE_MODULES: list[str] = [
+    "nearest_map", "knn_boundaries", "gradcam_layers", "affine_playground", "spatial_transformer",
+]
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,9 @@ PARAMS = [
     Param("nn_dots", 3000, low=0, high=20000),
 ]
 
+HAVERSINE_LATEX = (r"d = 2R \arcsin\sqrt{\sin^2\frac{\Delta\varphi}{2}"
+                   r" + \cos\varphi_1\cos\varphi_2\sin^2\frac{\Delta\lambda}{2}}")
+
 HOW_IT_WORKS = rf"""
 **The trap.** An R-tree ranks by straight-line distance in its own coordinates. On longitude/latitude
 degrees that is not distance on Earth: a degree of longitude shrinks with latitude, and ±180° is a seam.
@@ -88,7 +91,7 @@ On the 235k GeoNames places a planar R-tree's 10 nearest are wrong for most rand
 
 **Distance.** Every distance here is great-circle distance on a sphere of radius
 R = {EARTH_RADIUS_KM} km (the IUGG mean Earth radius), by the haversine formula
-$d = 2R \arcsin\sqrt{{\sin^2\frac{{\Delta\varphi}}{{2}} + \cos\varphi_1\cos\varphi_2\sin^2\frac{{\Delta\lambda}}{{2}}}}$.
+${HAVERSINE_LATEX}$.
 It differs from the WGS84 ellipsoid by up to about 0.5%.
 
 **The index.** The R-tree stores each place as a 3-D unit vector (x, y, z). The straight-line (chord)

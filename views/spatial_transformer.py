@@ -293,8 +293,8 @@ def _training_panel(settings: StnSettings, digits: DistortedDigits) -> None:
         st.warning(f"Stopped after {pair.epochs_done} of {settings.epochs} epochs. The models below are the partial "
                    "ones, as they were after the last finished epoch (kept in your session only).")
     else:
-        st.success(f"Trained: {pair.epochs_done} epochs ({training_seconds(pair.history):.0f} s of training). This pair is cached on the "
-                   "server, so anyone opening these settings sees it at once.")
+        st.success(f"Trained: {pair.epochs_done} epochs ({training_seconds(pair.history):.0f} s of training). "
+                   "This pair is cached on the server, so anyone opening these settings sees it at once.")
     _history(pair.history, settings.epochs)
 
 

@@ -92,7 +92,8 @@ def join_summary(named: pd.DataFrame, n_queries: int, model: str = "sphere") -> 
     matched = int(named["query_idx"].nunique()) if len(named) else 0
     distance = (f"great-circle km on a {EARTH_RADIUS_KM} km sphere" if model == "sphere"
                 else "geodesic km on the WGS84 ellipsoid")
-    return f"**{plural(len(named), 'row')}** for {plural(matched, 'query point')} of {n_queries:,} with a match · {distance}"
+    return (f"**{plural(len(named), 'row')}** for {plural(matched, 'query point')} of {n_queries:,} with a match"
+            f" · {distance}")
 
 
 def join_links_figure(named: pd.DataFrame, max_links: int = MAX_DRAWN_LINKS) -> go.Figure:

@@ -200,7 +200,9 @@ def postgis_status(dsn: str | None, problem: str | None) -> PostgisStatus:
     """What the engine picker says, from the configured DSN and :func:`connection_problem` for it (the page
     caches that probe). Never shows the password."""
     if not dsn:
-        return PostgisStatus(None, "PostGIS: set `GEO_DSN` (environment or `.streamlit/secrets.toml`) to search a database.")
+        return PostgisStatus(
+            None, "PostGIS: set `GEO_DSN` (environment or `.streamlit/secrets.toml`) to search a database."
+        )
     if problem:
         return PostgisStatus(None, f"PostGIS at `{redact_dsn(dsn)}` is not usable: {problem}")
     return PostgisStatus(dsn, f"PostGIS at `{redact_dsn(dsn)}` is ready.")

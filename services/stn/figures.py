@@ -153,7 +153,8 @@ def epochs_figure(inputs: np.ndarray, snapshots: Sequence[EpochSnapshot]) -> go.
         sliders=[{"active": 0, "steps": steps, "currentvalue": {"prefix": "after epoch "}, "pad": {"t": 10}}],
         updatemenus=[{"type": "buttons", "showactive": False, "x": 0, "y": -0.05, "xanchor": "right",
                       "buttons": [{"label": "▶", "method": "animate",
-                                   "args": [None, {"frame": {"duration": 500, "redraw": True}, "fromcurrent": True}]}]}],
+                                   "args": [None, {"frame": {"duration": 500, "redraw": True},
+                                                   "fromcurrent": True}]}]}],
     )
     _image_axes(fig)
     return fig

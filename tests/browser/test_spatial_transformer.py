@@ -19,7 +19,9 @@ def _open(tab, app_url, query):
 
 def _shot_at(tab, heading: str, name: str) -> None:
     """Scroll ``heading`` to the top of the view and save the visible screen as ``name``."""
-    tab.get_by_role("heading", name=heading, exact=True).first.evaluate("element => element.scrollIntoView({block: 'start'})")
+    tab.get_by_role("heading", name=heading, exact=True).first.evaluate(
+        "element => element.scrollIntoView({block: 'start'})"
+    )
     tab.wait_for_timeout(600)
     screenshot(tab, name)
 
