@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
-from typing import ClassVar, Union
+from typing import ClassVar
 
 import numpy as np
 
@@ -84,7 +84,7 @@ class Translate:
         return rf"T({_num(self.tx)},\ {_num(self.ty)})"
 
 
-Step = Union[Scale, Rotate, Shear, Translate]
+Step = Scale | Rotate | Shear | Translate
 #: Step kind -> class, in the order the editor offers them.
 STEP_TYPES: dict[str, type] = {cls.kind: cls for cls in (Scale, Rotate, Shear, Translate)}
 

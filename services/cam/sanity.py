@@ -3,8 +3,8 @@
 A map that explains the network must change when the network's learned weights are replaced by random ones.
 On a deep copy (the shared model is never touched) the weights are re-initialised from the classifier head
 down, stage by stage; after each step every chosen map is compared with the original by Spearman rank
-correlation and SSIM, as in the paper (on a 56 × 56 grid). Grad-CAM's maps fall apart; guided backprop, which mostly shows the
-picture's edges, stays similar.
+correlation and SSIM, as in the paper (on a 56 × 56 grid). Grad-CAM's maps fall apart; guided backprop, which mostly
+shows the picture's edges, stays similar.
 """
 
 from __future__ import annotations
