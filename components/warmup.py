@@ -10,7 +10,8 @@ is healthy, so no visitor pays for it) a daemon thread opens every page once as 
 server's own websocket, which fills exactly the caches a visitor's default view needs, then calls
 ``gc.collect()`` and ``gc.freeze()``: modules, models and indexes move to the permanent generation, and
 the collection after each rerun only scans what the sessions themselves allocated. Until it is done, the
-sidebar says how far it got. ``EXPLORABLE_WARMUP=0`` turns it off.
+sidebar says how far it got. Only servers started by ``scripts/serve.py`` (``make run``, ``make serve``) warm
+up: it sets ``EXPLORABLE_WARMUP=1``.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ _START_LOCK = threading.Lock()
 
 def start() -> None:
     """Start this process's warm-up once (idempotent), and say in the sidebar how far it is while it runs."""
-    if os.environ.get("EXPLORABLE_WARMUP", "1") == "0" or not st.context.headers.get("Host"):
-        return  # AppTest and bare scripts have no server to visit
+    if os.environ.get("EXPLORABLE_WARMUP") != "1" or not st.context.headers.get("Host"):
+        return  # only the launcher's servers warm up (scripts/serve.py sets it); AppTest has no server to visit
     with _START_LOCK:
         if not STATE.started_at:
             STATE.started_at = time.monotonic()

@@ -180,8 +180,10 @@ def cluster(replicas: int = 1, *, port: int | None = None, nginx: bool | None = 
     workdir = Path(workdir or tempfile.mkdtemp(prefix="explorable-serve-"))
     workdir.mkdir(parents=True, exist_ok=True)
     # MALLOC_ARENA_MAX=2: glibc's default of 8 arenas per core kept more memory after viewers left (bench_load).
+    # EXPLORABLE_WARMUP=1: the launcher's replicas warm themselves at start (a bare `streamlit run`, as the
+    # browser tests use, does not: its background warm-up would compete with the first page under test).
     replica_env = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32), "MALLOC_ARENA_MAX": "2",
-                   **os.environ, **(env or {})}
+                   "EXPLORABLE_WARMUP": "1", **os.environ, **(env or {})}
     started: list[Replica] = []
     proxy = None
     try:
