@@ -2,7 +2,8 @@
 
 Each run starts from seeds built in ``fuzz.targets``, keeps its corpus in ``test-artifacts/fuzz/NAME`` (so a
 later run continues from it) and stops at the time limit or at the first crash, which libFuzzer writes next to
-the corpus as ``crash-*`` for reproduction (``python -m fuzz.replay FILE NAME``).
+the corpus as ``crash-*`` (the traceback is in ``test-artifacts/fuzz/NAME.log``; an image crash replays with
+``python fuzz/fuzz_images.py FILE``).
 """
 
 from __future__ import annotations
