@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 from skimage import data as skdata
 
-from bench.common import interleaved_times, jpeg_like_st_image, times_after
+from bench.common import interleaved_times, jpeg_like_st_image, ratio_table, times_after
 from services.affine import Rotate, SamplerOptions, Scale, Translate, compose, pixel_matrix, render_warp, to_theta, warp
 
 SIZE = 1024
@@ -97,18 +97,12 @@ def main() -> None:
         "page path + st.image's JPEG encoding": slider_to_image_and_encode,
     }
     times = interleaved_times(peers, ROUNDS)
-    baseline = times["OpenCV warpAffine"]
 
     print(f"1024 x 1024 x 3 float32, bilinear, zeros padding; {ROUNDS} interleaved rounds; "
           f"cv2 {cv2.__version__} ({cv2.getNumThreads()} threads), torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), numpy {np.__version__}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
-    print("| sampler | median ms | best ms | × OpenCV (median of per-round ratios) |")
-    print("|---|---:|---:|---:|")
-    ratios = {}
-    for name, samples in times.items():
-        ratios[name] = statistics.median(t / b for t, b in zip(samples, baseline))
-        print(f"| {name} | {statistics.median(samples) * 1e3:.1f} | {min(samples) * 1e3:.1f} | {ratios[name]:.2f} |")
+    ratios = ratio_table(times, "OpenCV warpAffine", what="sampler", against="OpenCV")
 
     ours_out = ours()
     agreement = {

@@ -18,7 +18,7 @@ from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from streamlit.testing.v1 import AppTest
 
-from bench.common import interleaved_times, jpeg_like_st_image
+from bench.common import interleaved_times, jpeg_like_st_image, ratio_table
 from services.cam import explain_layers, load_model
 from services.cam.models import prepare_input
 from services.cam.render import GridRow, compose_grid, guided_backprop_image, guided_gradcam_image, overlay
@@ -82,15 +82,11 @@ def main() -> None:
     }
     times = interleaved_times(peers, ROUNDS)
 
-    all_layers = times["one pass, all 8 layers hooked (explain_layers)"]
     print(f"EfficientNet-Lite0, chelsea at 224 px, Grad-CAM for class 285; {ROUNDS} interleaved rounds; "
           f"torch {torch.__version__} on {model.device} ({torch.get_num_threads()} threads); "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
-    print("| variant | median ms | best ms | × all 8 layers in one pass (median of per-round ratios) |")
-    print("|---|---:|---:|---:|")
-    for name, samples in times.items():
-        ratio = statistics.median(t / b for t, b in zip(samples, all_layers))
-        print(f"| {name} | {statistics.median(samples) * 1e3:.0f} | {min(samples) * 1e3:.0f} | {ratio:.2f} |")
+    ratio_table(times, "one pass, all 8 layers hooked (explain_layers)", what="variant",
+                against="all 8 layers in one pass", decimals=0)
 
     def ratio(numerator: str, denominator: str) -> float:
         return statistics.median(a / b for a, b in zip(times[numerator], times[denominator]))

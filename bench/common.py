@@ -4,6 +4,7 @@ slows all of them alike and their ratios stay meaningful."""
 from __future__ import annotations
 
 import io
+import statistics
 import time
 from collections.abc import Callable
 
@@ -44,3 +45,18 @@ def jpeg_like_st_image(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="JPEG", quality=100)
     return buffer.getvalue()
+
+
+def ratio_table(times: dict[str, list[float]], baseline: str, *, what: str, against: str,
+                decimals: int = 1) -> dict[str, float]:
+    """Print the interleaved timings as a markdown table, each peer's ratio the median of its per-round
+    ratios to ``baseline`` (rounds ran side by side, so a busy spell hits both); returns those ratios."""
+    base = times[baseline]
+    print(f"| {what} | median ms | best ms | × {against} (median of per-round ratios) |")
+    print("|---|---:|---:|---:|")
+    ratios = {}
+    for name, samples in times.items():
+        ratios[name] = statistics.median(t / b for t, b in zip(samples, base))
+        print(f"| {name} | {statistics.median(samples) * 1e3:.{decimals}f} | {min(samples) * 1e3:.{decimals}f} "
+              f"| {ratios[name]:.2f} |")
+    return ratios
