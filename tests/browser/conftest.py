@@ -12,12 +12,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from scripts.serve import ServeError, wait_healthy
 from tests.conftest import ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -80,17 +80,10 @@ def serve_app(log_name: str = "streamlit.log"):
 
 
 def _wait_healthy(proc: subprocess.Popen, url: str, log_name: str) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"streamlit did not start (exit {proc.poll()}); see test-artifacts/{log_name}")
-        time.sleep(0.5)
+    try:
+        wait_healthy(url, proc, timeout_s=90)
+    except ServeError as error:
+        pytest.fail(f"streamlit did not start ({error}); see test-artifacts/{log_name}")
 
 
 @pytest.fixture(scope="session")
