@@ -68,6 +68,9 @@ KNN_MIN_FEATURE_SPREAD = 1e-150
 #: second on one core). A KD-tree query reads every one of a crowd of coincident points, so tie-heavy data is
 #: sized down against this before the work starts.
 KNN_MAX_DISTANCE_EVALUATIONS = 20_000_000
+#: Distances the from-scratch check may compute (one numpy pass and sort per point: ~110 ns per training point
+#: measured, so about half a second); beyond it the points it compares are sampled evenly.
+KNN_MAX_SCRATCH_DISTANCES = 5_000_000
 
 # --- Grad-CAM (services.cam) ------------------------------------------------------------------------------
 #: torch intra-op threads in the server. Sessions already run in parallel threads; with torch's default (one

@@ -3,10 +3,21 @@
 Why: one server process serves the whole room. Heavy requests (a CAM pass, a CV curve) run here instead of
 on each session's script thread, so at most ``workers`` of them compete for the cores and the light pages keep
 the rest. The queue is fair because every owner (a session) has at most one job waiting: asking again replaces
-that owner's stale job, and its running job is told to stop (cooperatively: a function that takes a
-``should_stop`` argument can check it; otherwise its late result is simply dropped). Jobs with the same ``key``
-are computed once, and every owner waiting for it shares the result. A caller waits at most ``deadline_s``
-and then gets ``WorkTimeout``, a message a person can act on.
+that owner's stale job. Jobs with the same ``key`` are computed once, and every owner waiting for it shares the
+result. A caller waits at most ``deadline_s`` and then gets ``WorkTimeout``, a message a person can act on.
+
+Stopping frees the worker, not only the caller. A job is told to stop when nobody waits for it any more (its
+owner asked again, left, or gave up at its deadline) and when the latest deadline of its callers has passed
+(so a caller that vanished without cancelling cannot hold a worker either). A long function run here takes a
+``should_stop`` argument (the pool passes it) and calls ``stop_point(should_stop)`` between its steps: folds,
+K values, chunks of query points, trees, epochs. That raises ``WorkCancelled``, the worker drops the job and
+takes the next one, so the next caller's job starts within one step of the deadline.
+
+A function that cannot check (one torch forward pass, one KD-tree query, one scikit-learn ``fit``) holds its
+worker until it returns, and its late result is dropped. Such a call has to be bounded *before* it is
+submitted, by the work estimates of ``services.budget`` (decoded pixels and input side for a forward pass,
+``KNN_MAX_DISTANCE_EVALUATIONS`` for a neighbour query, epochs x images for training), and a long one split
+into steps with a check between them: the slot is then held at most one step past the deadline.
 
 Threads, not processes: torch, numpy and scikit-learn release the GIL in their kernels, and the models stay
 shared in memory instead of being copied into every worker.
@@ -15,6 +26,7 @@ shared in memory instead of being copied into every worker.
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import threading
 import time
@@ -28,8 +40,19 @@ T = TypeVar("T")
 POLL_S = 0.1
 
 
+#: What a long function takes as ``should_stop``: true once its result is no longer wanted.
+StopCheck = Callable[[], bool]
+
+
 class WorkCancelled(RuntimeError):
-    """The job was replaced by a newer request of the same owner before it produced a result."""
+    """The job was stopped before it produced a result: replaced by a newer request of the same owner, or
+    every caller gave up waiting for it. Long functions raise it from ``stop_point``."""
+
+
+def stop_point(should_stop: StopCheck | None) -> None:
+    """Between two steps of a long function: raise ``WorkCancelled`` when its result is no longer wanted."""
+    if should_stop is not None and should_stop():
+        raise WorkCancelled("stopped: nobody waits for this result any more")
 
 
 class WorkTimeout(TimeoutError):
@@ -56,6 +79,10 @@ class Job:
     future: Future = field(default_factory=Future)
     stop: threading.Event = field(default_factory=threading.Event)
     started: bool = False
+    deadline: float = -math.inf  # monotonic time after which no caller waits for it (the latest of theirs)
+
+    def should_stop(self) -> bool:
+        return self.stop.is_set() or time.monotonic() > self.deadline
 
 
 class HeavyWorkPool:
@@ -72,9 +99,12 @@ class HeavyWorkPool:
             threading.Thread(target=self._work, name=f"heavy-{index}", daemon=True).start()
 
     # -- submitting --------------------------------------------------------------------------------------
-    def submit(self, owner: str, fn: Callable[..., T], *args: Any, key: object = None, **kwargs: Any) -> Job:
-        """Queue ``fn(*args, **kwargs)`` for ``owner``; a job with an equal ``key`` already queued or running
-        is shared instead. The owner's previous job is released (and stopped if nobody else waits for it)."""
+    def submit(self, owner: str, fn: Callable[..., T], *args: Any, key: object = None,
+               deadline_s: float = math.inf, **kwargs: Any) -> Job:
+        """Queue ``fn(*args, **kwargs)`` for ``owner``, wanted for ``deadline_s``; a job with an equal ``key``
+        already queued or running is shared instead (it then runs until the latest of its callers' deadlines).
+        The owner's previous job is released (and stopped if nobody else waits for it)."""
+        wanted_until = time.monotonic() + deadline_s
         with self._lock:
             shared = self._by_key.get(key) if key is not None else None
             previous = self._owned.get(owner)
@@ -89,6 +119,7 @@ class HeavyWorkPool:
                     self._by_key[key] = job
                 self._lock.notify()
             job.owners.add(owner)
+            job.deadline = max(job.deadline, wanted_until)
             self._owned[owner] = job
             return job
 
@@ -100,21 +131,26 @@ class HeavyWorkPool:
     def run(self, owner: str, fn: Callable[..., T], *args: Any, key: object = None, deadline_s: float,
             on_wait: Callable[[], None] | None = None, what: str = "This computation", **kwargs: Any) -> T:
         """Submit and wait; ``on_wait`` runs every ~0.1 s while waiting (progress, or raising to abandon)."""
-        job = self.submit(owner, fn, *args, key=key, **kwargs)
         deadline = time.monotonic() + deadline_s
+        job = self.submit(owner, fn, *args, key=key, deadline_s=deadline_s, **kwargs)
+        timeout = WorkTimeout(
+            f"{what} took longer than {deadline_s:.0f} s (the server is busy or the request is large) "
+            "and was stopped. Try again in a moment, or choose a smaller setting."
+        )
         try:
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise WorkTimeout(
-                        f"{what} took longer than {deadline_s:.0f} s (the server is busy or the request is large) "
-                        "and was stopped. Try again in a moment, or choose a smaller setting."
-                    )
+                    raise timeout
                 try:
                     return job.future.result(timeout=min(POLL_S, remaining))
                 except TimeoutError:
                     if on_wait is not None:
                         on_wait()
+                except WorkCancelled:
+                    if time.monotonic() >= deadline - POLL_S:
+                        raise timeout from None  # it stopped itself at (a shared job's) deadline
+                    raise
         except BaseException:
             self.cancel(owner, job)
             raise
@@ -146,9 +182,10 @@ class HeavyWorkPool:
                 job.started = True
                 self.computed += 1
             try:
+                stop_point(job.should_stop)  # every caller's deadline passed while it was queued
                 kwargs = job.kwargs
                 if _accepts(job.fn, "should_stop"):
-                    kwargs = {**kwargs, "should_stop": job.stop.is_set}
+                    kwargs = {**kwargs, "should_stop": job.should_stop}
                 result = job.fn(*job.args, **kwargs)
             except Exception as error:  # noqa: BLE001 - any failure is handed to the waiting caller, who re-raises it
                 outcome: tuple[str, Any] = ("error", error)
@@ -157,8 +194,8 @@ class HeavyWorkPool:
             with self._lock:
                 if self._by_key.get(job.key) is job:
                     del self._by_key[job.key]
-                if job.stop.is_set() and not job.owners:
-                    outcome = ("error", WorkCancelled("replaced by a newer request"))
+                if job.should_stop():  # a result nobody waits for, maybe partial: dropped
+                    outcome = ("error", WorkCancelled("replaced by a newer request, or past every deadline"))
             if outcome[0] == "ok":
                 job.future.set_result(outcome[1])
             else:

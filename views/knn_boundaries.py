@@ -84,12 +84,12 @@ def _plan(split: knn.Split, k: int, resolution: int) -> knn.BoundaryPlan:
 
 @st.cache_resource(max_entries=2, show_spinner="Finding the nearest neighbours of every grid cell…")
 def _grid_votes(split: knn.Split, settings: knn.KnnSettings, resolution: int, depth: int):
-    return knn.grid_votes(split, settings, resolution, depth)
+    return run_heavy(knn.grid_votes, split, settings, resolution, depth, what="The neighbour query of the grid")
 
 
 @st.cache_resource(max_entries=3, show_spinner=False)
 def _split_predictors(split: knn.Split, settings: knn.KnnSettings, depth: int):
-    return knn.split_predictors(split, settings, depth)
+    return run_heavy(knn.split_predictors, split, settings, depth, what="Scoring the training and test points")
 
 
 @st.cache_data(max_entries=16, show_spinner="Cross-validating every K…")
@@ -99,23 +99,25 @@ def _cv_curve(split: knn.Split, settings: knn.KnnSettings, ks: tuple[int, ...], 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _learning_curve(split: knn.Split, settings: knn.KnnSettings, ks: tuple[int, ...]) -> knn.LearningCurve:
-    return knn.split_learning_curve(split, settings, ks)
+    return run_heavy(knn.split_learning_curve, split, settings, ks, what="The learning curve")
 
 
 @st.cache_data(max_entries=8, show_spinner="Fitting a decision tree and a random forest…")
 def _tree_and_forest(split: knn.Split, max_depth: int | None, n_trees: int, seed: int):
     grid = knn.make_grid(split, COMPARE_RESOLUTION)
-    return grid, knn.tree_and_forest(split, grid, max_depth=max_depth, n_trees=n_trees, seed=seed)
+    return grid, run_heavy(knn.tree_and_forest, split, grid, max_depth=max_depth, n_trees=n_trees, seed=seed,
+                           what="Fitting the tree and the forest")
 
 
 @st.cache_data(max_entries=8, show_spinner="Rendering one frame per K…")
 def _sweep(split: knn.Split, settings: knn.KnnSettings, ks: tuple[int, ...]) -> go.Figure:
-    return fig.sweep_figure(*knn.sweep_frames(split, settings, ks, SWEEP_RESOLUTION), split)
+    frames = run_heavy(knn.sweep_frames, split, settings, ks, SWEEP_RESOLUTION, what="The K-sweep animation")
+    return fig.sweep_figure(*frames, split)
 
 
 @st.cache_data(max_entries=8, show_spinner="Running the from-scratch KNN one point at a time…")
 def _scratch(split: knn.Split, settings: knn.KnnSettings, k: int) -> knn.ScratchComparison:
-    return knn.scratch_check(split, settings, k, SCRATCH_LATTICE)
+    return run_heavy(knn.scratch_check, split, settings, k, SCRATCH_LATTICE, what="The from-scratch check")
 
 
 def _error(error: knn.KnnError) -> None:
@@ -300,8 +302,8 @@ def _board(dataset: knn.Dataset | None, settings: knn.KnnSettings, resolution: i
     if split is not None:
         try:
             _main_view(split, replace(settings, added=tuple(st.session_state["knn_added"])), k, resolution)
-        except knn.KnnError as error:
-            _error(error)
+        except (knn.KnnError, WorkTimeout) as error:
+            st.error(fig.escape_markdown(str(error)))
     publish(PARAMS)
 
 
@@ -436,7 +438,11 @@ def _learning_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None
         return
     if sized.note:
         st.warning(sized.note)
-    curve = _learning_curve(split, settings, sized.ks)
+    try:
+        curve = _learning_curve(split, settings, sized.ks)
+    except WorkTimeout as error:
+        st.error(str(error))
+        return
     show_figure(fig.learning_figure(curve, k), "knn-learning-curve", data=fig.learning_frame(curve),
                 key="knn_learning")
     st.caption(fig.learning_caption(curve))
@@ -446,7 +452,10 @@ def _sweep_panel(split: knn.Split, settings: knn.KnnSettings) -> None:
     ks = tuple(knn.sweep_ks(split.n_train))
     st.caption(fig.sweep_caption(ks, SWEEP_RESOLUTION))
     if st.toggle("Build the K-sweep animation", key="knn_sweep_on"):
-        show_figure(_sweep(split, settings, ks), "knn-k-sweep", key="knn_sweep")
+        try:
+            show_figure(_sweep(split, settings, ks), "knn-k-sweep", key="knn_sweep")
+        except WorkTimeout as error:
+            st.error(str(error))
 
 
 def _compare_panel(split: knn.Split, knn_figure: go.Figure, scores, seed: int) -> None:
@@ -456,7 +465,11 @@ def _compare_panel(split: knn.Split, knn_figure: go.Figure, scores, seed: int) -
     n_trees = right.slider("Trees in the forest", 10, 300, 100, step=10, key="knn_forest_trees")
     if not st.toggle("Fit the tree and the forest", key="knn_compare_on"):
         return
-    grid, models = _tree_and_forest(split, max_depth, n_trees, seed)
+    try:
+        grid, models = _tree_and_forest(split, max_depth, n_trees, seed)
+    except WorkTimeout as error:
+        st.error(str(error))
+        return
     titles = fig.compare_titles(scores.train_accuracy, scores.test_accuracy, models)
     columns = st.columns(3)
     with columns[0]:
@@ -476,7 +489,14 @@ def _scratch_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None:
     st.caption(fig.scratch_caption(SCRATCH_LATTICE))
     if not st.toggle("Run the from-scratch KNN", key="knn_scratch_on"):
         return
-    comparison = _scratch(split, settings, k)
+    _, sampled = knn.scratch_queries(split, SCRATCH_LATTICE)
+    if sampled:
+        st.caption(sampled)
+    try:
+        comparison = _scratch(split, settings, k)
+    except WorkTimeout as error:
+        st.error(str(error))
+        return
     columns = st.columns(4)
     columns[0].metric("Points compared", comparison.n_points)
     columns[1].metric("Disagreements", comparison.disagreements)

@@ -75,6 +75,7 @@ from services.knn.settings import (
     odd_ks,
     plan_boundary,
     scratch_check,
+    scratch_queries,
     split_crowding,
     split_learning_curve,
     split_predictors,
@@ -95,5 +96,5 @@ __all__ = [
     "vote_table", "votes_at",
     "BoundaryPlan", "KnnSettings", "SizedKs", "WorkloadError", "affordable_curve_ks", "checked_point", "clamp_k",
     "cv_curve", "cv_k_range", "data_centre", "explain", "grid_votes", "make_split", "odd_ks", "plan_boundary",
-    "scratch_check", "split_crowding", "split_learning_curve", "split_predictors", "sweep_frames",
+    "scratch_check", "scratch_queries", "split_crowding", "split_learning_curve", "split_predictors", "sweep_frames",
 ]

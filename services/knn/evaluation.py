@@ -19,6 +19,7 @@ from sklearn.model_selection import StratifiedKFold
 from services.knn.errors import NeighbourCountError, SplitError
 from services.knn.neighbours import ExactPredictor, Metric, check_k, classifier, table_bytes
 from services.knn.preprocess import MAX_TABLE_BYTES, Split, make_scaler
+from services.workers import StopCheck, stop_point
 
 #: The seed's search: odd K from 1 to 49 with 10-fold cross-validation.
 DEFAULT_KS = tuple(range(1, 50, 2))
@@ -54,14 +55,16 @@ class SplitPredictors:
     When the tables for a very large K would not fit in ``MAX_TABLE_BYTES``, each K is predicted by
     scikit-learn directly instead (the same numbers, without the shortcut)."""
 
-    def __init__(self, split: Split, *, max_k: int, weights: str, metric: Metric) -> None:
+    def __init__(
+        self, split: Split, *, max_k: int, weights: str, metric: Metric, should_stop: StopCheck | None = None
+    ) -> None:
         self.split, self.max_k, self.weights, self.metric = split, check_k(max_k, split.n_train), weights, metric
         depth = min(max_k + 1, split.n_train)
         self.direct = table_bytes(split.n_train + split.n_test, depth, split.n_classes) > MAX_TABLE_BYTES
         self._predictors = () if self.direct else tuple(
             ExactPredictor(
                 split.X_train, split.y_train, points, max_k=max_k, weights=weights, metric=metric,
-                n_classes=split.n_classes,
+                n_classes=split.n_classes, should_stop=should_stop,
             )
             for points in (split.X_train, split.X_test)
         )
@@ -141,9 +144,11 @@ def cv_error_curve(
     scaling: str = "none",
     n_folds: int = DEFAULT_FOLDS,
     n_classes: int | None = None,
+    should_stop: StopCheck | None = None,
 ) -> CvCurve:
     """The ``cross_val_score`` error curve, one neighbour query per fold. With scaling, the scaler is refitted
-    on each fold's training part (as ``make_pipeline(scaler, knn)`` in ``cross_val_score`` does)."""
+    on each fold's training part (as ``make_pipeline(scaler, knn)`` in ``cross_val_score`` does). With
+    ``should_stop`` it stops (``WorkCancelled``) between folds, K values and chunks of query points."""
     ks = _checked_ks(ks)
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
     n_classes = n_classes or int(y.max()) + 1
@@ -157,16 +162,19 @@ def cv_error_curve(
     accuracy = np.empty((len(folds), len(ks)))
     delegated = 0
     for fold, (train, held_out) in enumerate(folds):
+        stop_point(should_stop)
         scaler = make_scaler(scaling)
         X_train, X_held = X[train], X[held_out]
         if scaler is not None:
             X_train = scaler.fit_transform(X_train)
             X_held = scaler.transform(X_held)
         predictor = ExactPredictor(
-            X_train, y[train], X_held, max_k=ks[-1], weights=weights, metric=metric, n_classes=n_classes
+            X_train, y[train], X_held, max_k=ks[-1], weights=weights, metric=metric, n_classes=n_classes,
+            should_stop=should_stop,
         )
         for column, k in enumerate(ks):
-            labels, tied = predictor.predict(k)
+            stop_point(should_stop)
+            labels, tied = predictor.predict(k, should_stop)
             accuracy[fold, column] = np.mean(labels == y[held_out])
             delegated += tied
     mean_accuracy = np.ascontiguousarray(accuracy.T).mean(axis=1)  # one 1-D mean per K, as scores.mean()
@@ -201,7 +209,10 @@ def conflicting_points(X: np.ndarray, y: np.ndarray) -> int:
     return int((classes_per_group[groups] > 1).sum())
 
 
-def learning_curve(split: Split, ks: Sequence[int] = DEFAULT_KS, *, weights: str, metric: Metric) -> LearningCurve:
+def learning_curve(
+    split: Split, ks: Sequence[int] = DEFAULT_KS, *, weights: str, metric: Metric, should_stop: StopCheck | None = None
+) -> LearningCurve:
+    """Training and test error at every K (stoppable between K values and chunks with ``should_stop``)."""
     ks = _checked_ks(ks)
     check_k(ks[-1], split.n_train)
     errors = []
@@ -209,11 +220,12 @@ def learning_curve(split: Split, ks: Sequence[int] = DEFAULT_KS, *, weights: str
     for points, truth in ((split.X_train, split.y_train), (split.X_test, split.y_test)):
         predictor = ExactPredictor(
             split.X_train, split.y_train, points, max_k=ks[-1], weights=weights, metric=metric,
-            n_classes=split.n_classes,
+            n_classes=split.n_classes, should_stop=should_stop,
         )
         curve = []
         for k in ks:
-            labels, tied = predictor.predict(k)
+            stop_point(should_stop)
+            labels, tied = predictor.predict(k, should_stop)
             curve.append(1.0 - np.mean(labels == truth))
             delegated += tied
         errors.append(np.array(curve))

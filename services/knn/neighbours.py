@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +37,7 @@ from sklearn.utils.extmath import weighted_mode
 from threadpoolctl import ThreadpoolController
 
 from services.knn.errors import NeighbourCountError, SettingsError
+from services.workers import StopCheck, stop_point
 
 WEIGHTS = ("uniform", "distance")
 METRICS = ("euclidean", "manhattan", "chebyshev", "minkowski")
@@ -47,6 +50,11 @@ VOTE_RTOL = 1e-9
 LEAF_SIZE = 30
 #: Smallest table depth: the first query covers K up to 15 without a second one.
 MIN_TABLE_DEPTH = 16
+#: With a ``should_stop`` check, query points go to the KD-tree in chunks that take about this long (timed,
+#: and resized after each), so no single call runs long whatever the data: a crowd of coincident training
+#: points makes each query read all of it. The answers do not depend on the chunking.
+CHUNK_SECONDS = 0.05
+FIRST_CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,31 @@ def classifier(k: int, weights: str, metric: Metric) -> KNeighborsClassifier:
     return KNeighborsClassifier(n_neighbors=k, weights=check_weights(weights), **metric.sklearn_params())
 
 
+def chunks(n: int, should_stop: StopCheck | None) -> Iterator[slice]:
+    """Row ranges covering ``0..n``: one without a stop check, else timed chunks with a check before each."""
+    if should_stop is None:
+        yield slice(0, n)
+        return
+    start, size = 0, FIRST_CHUNK
+    while start < n:
+        stop_point(should_stop)
+        began = time.perf_counter()
+        yield slice(start, min(n, start + size))
+        start += size
+        growth = CHUNK_SECONDS / max(time.perf_counter() - began, 1e-6)
+        size = max(1, int(size * min(4.0, growth)))
+
+
+def chunked_query(tree: KDTree, points: np.ndarray, k: int, should_stop: StopCheck | None = None):
+    """``tree.query(points, k=k)`` in chunks with a stop check between them (the same arrays)."""
+    if should_stop is None:
+        return tree.query(points, k=k)
+    distances, indices = np.empty((len(points), k)), np.empty((len(points), k), dtype=np.intp)
+    for rows in chunks(len(points), should_stop):
+        distances[rows], indices[rows] = tree.query(points[rows], k=k)
+    return distances, indices
+
+
 def build_tree(train_X: np.ndarray, metric: Metric) -> KDTree:
     """The KD-tree ``KNeighborsClassifier`` builds for these points (same leaf size and metric): querying it
     reproduces the classifier's neighbours, ties included."""
@@ -173,13 +206,14 @@ def neighbour_table(
     n_classes: int,
     *,
     tree: KDTree | None = None,
+    should_stop: StopCheck | None = None,
 ) -> NeighbourTable:
     """One KD-tree query at ``depth`` neighbours for all query points (``tree``: ``build_tree(train_X, metric)``
-    when the caller already has it)."""
+    when the caller already has it), in stoppable chunks when ``should_stop`` is given."""
     n_train = len(train_y)
     depth = check_k(depth, n_train)
     tree = tree or build_tree(train_X, metric)
-    distances, indices = tree.query(np.asarray(queries, dtype=np.float64), k=depth)
+    distances, indices = chunked_query(tree, np.asarray(queries, dtype=np.float64), depth, should_stop)
     _order_equal_distances_by_index(distances, indices)
     indices_by_rank = np.ascontiguousarray(indices.T, dtype=np.int32)
     return NeighbourTable(
@@ -324,6 +358,7 @@ class ExactPredictor:
         weights: str,
         metric: Metric,
         n_classes: int,
+        should_stop: StopCheck | None = None,
     ) -> None:
         # Equal query points get equal answers, so only the distinct ones are asked (coincident points would
         # otherwise repeat the most expensive queries: a crowd of equally distant neighbours is read in full).
@@ -336,7 +371,9 @@ class ExactPredictor:
         self._tree = build_tree(train_X, metric)
         self._classes, self._codes = np.unique(train_y, return_inverse=True)
         depth = min(max_k + 1, n_train)
-        table = neighbour_table(train_X, train_y, self.eval_X, depth, metric, n_classes, tree=self._tree)
+        table = neighbour_table(
+            train_X, train_y, self.eval_X, depth, metric, n_classes, tree=self._tree, should_stop=should_stop
+        )
         self._votes = vote_table(table, weights)
 
     def _check(self, k: int) -> int:
@@ -347,16 +384,16 @@ class ExactPredictor:
     def _brute_force(self, k: int) -> bool:
         return k >= len(self.train_y) // 2
 
-    def votes(self, k: int) -> Votes:
+    def votes(self, k: int, should_stop: StopCheck | None = None) -> Votes:
         """Votes at K; points flagged in ``ties`` carry scikit-learn's label and probabilities."""
-        votes = self._distinct_votes(k)
+        votes = self._distinct_votes(k, should_stop)
         at = self._inverse
         return Votes(
             k=k, weights=self.weights, scores=votes.scores[at], proba=votes.proba[at], labels=votes.labels[at],
             ties=votes.ties[at],
         )
 
-    def _distinct_votes(self, k: int) -> Votes:
+    def _distinct_votes(self, k: int, should_stop: StopCheck | None) -> Votes:
         votes = votes_at(self._votes, self._check(k))
         rows = np.flatnonzero(votes.ties)
         if len(rows) == 0:
@@ -369,19 +406,19 @@ class ExactPredictor:
                 proba[np.ix_(rows, reference.classes_)] = reference.predict_proba(self.eval_X[rows])
                 labels[rows] = reference.predict(self.eval_X[rows])
         else:
-            distances, indices = self._tree.query(self.eval_X[rows], k=k)
+            distances, indices = chunked_query(self._tree, self.eval_X[rows], k, should_stop)
             codes = self._codes[indices]
             proba[rows] = 0.0
             proba[np.ix_(rows, self._classes)] = _sklearn_proba(codes, distances, len(self._classes), self.weights)
             labels[rows] = self._classes[_sklearn_vote(codes, distances, len(self._classes), self.weights)]
         return Votes(k=k, weights=self.weights, scores=votes.scores, proba=proba, labels=labels, ties=votes.ties)
 
-    def predict(self, k: int) -> tuple[np.ndarray, int]:
+    def predict(self, k: int, should_stop: StopCheck | None = None) -> tuple[np.ndarray, int]:
         """Labels at K, equal to scikit-learn's ``predict``, and how many of them rested on a tie."""
-        labels, tied = self._distinct_predict(self._check(k))
+        labels, tied = self._distinct_predict(self._check(k), should_stop)
         return labels[self._inverse], int(tied[self._inverse].sum())
 
-    def _distinct_predict(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _distinct_predict(self, k: int, should_stop: StopCheck | None) -> tuple[np.ndarray, np.ndarray]:
         """Labels of the distinct query points and which of them rested on a tie."""
         if self._brute_force(k) and self.weights == "distance" and self.metric.is_euclidean:
             # Brute-force euclidean distances come from a matrix-product shortcut, not bit-equal to the
@@ -401,7 +438,7 @@ class ExactPredictor:
                 reference = classifier(k, self.weights, self.metric).fit(self.train_X, self.train_y)
                 labels[rows] = reference.predict(self.eval_X[rows])
         else:
-            distances, indices = self._tree.query(self.eval_X[rows], k=k)
+            distances, indices = chunked_query(self._tree, self.eval_X[rows], k, should_stop)
             codes = _sklearn_vote(self._codes[indices], distances, len(self._classes), self.weights)
             labels[rows] = self._classes[codes]
         return labels, votes.ties

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.knn.neighbours import DISTANCE_RTOL, VOTE_RTOL, Metric, check_k, check_weights, classifier
+from services.knn.neighbours import DISTANCE_RTOL, VOTE_RTOL, Metric, check_k, check_weights, chunks, classifier
+from services.workers import StopCheck
 
 
 def scratch_predict_one(
@@ -54,13 +55,18 @@ def scratch_knn(
     weights: str = "uniform",
     metric: Metric = Metric(),  # noqa: B008 (Metric is frozen: one shared immutable default)
     n_classes: int | None = None,
+    should_stop: StopCheck | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Labels and tie flags for every query point, one point at a time like the seed's ``kNearestNeighbor``.
     K larger than the training set is refused (the seed's 'Can't have more neighbors than training samples')."""
     check_k(k, len(y_train))
     check_weights(weights)
     n_classes = n_classes or int(np.max(y_train)) + 1
-    results = [scratch_predict_one(X_train, y_train, point, k, weights, metric, n_classes) for point in X_query]
+    results = [
+        scratch_predict_one(X_train, y_train, point, k, weights, metric, n_classes)
+        for rows in chunks(len(X_query), should_stop)  # a stop check every ~50 ms of points
+        for point in X_query[rows]
+    ]
     labels = np.array([label for label, _ in results], dtype=np.intp)
     ties = np.array([tie for _, tie in results], dtype=bool)
     return labels, ties
@@ -102,9 +108,12 @@ def compare_with_sklearn(
     weights: str,
     metric: Metric,
     n_classes: int,
+    should_stop: StopCheck | None = None,
 ) -> ScratchComparison:
     started = time.perf_counter()
-    scratch, ties = scratch_knn(X_train, y_train, X_query, k, weights=weights, metric=metric, n_classes=n_classes)
+    scratch, ties = scratch_knn(
+        X_train, y_train, X_query, k, weights=weights, metric=metric, n_classes=n_classes, should_stop=should_stop
+    )
     scratch_seconds = time.perf_counter() - started
     started = time.perf_counter()
     reference = classifier(k, weights, metric).fit(X_train, y_train).predict(X_query)

@@ -30,6 +30,7 @@ from services.knn.neighbours import (
 from services.knn.preprocess import SCALINGS, Grid, Split, grid_resolution, make_grid, split_dataset
 from services.knn.scratch import ScratchComparison, compare_with_sklearn
 from services.knn.workload import Crowding, affordable_ks, affordable_resolution, crowding
+from services.workers import StopCheck, stop_point
 
 
 @dataclass(frozen=True)
@@ -87,42 +88,67 @@ def plan_boundary(split: Split, k: int, requested: int) -> BoundaryPlan:
     return BoundaryPlan(depth, resolution, requested, largest_k(depth, split.n_train), reason)
 
 
-def grid_votes(split: Split, settings: KnnSettings, resolution: int, depth: int) -> tuple[Grid, ExactPredictor]:
+def grid_votes(
+    split: Split, settings: KnnSettings, resolution: int, depth: int, should_stop: StopCheck | None = None
+) -> tuple[Grid, ExactPredictor]:
     """The grid and one neighbour query at ``depth`` for all its cells (every K below it is then a lookup)."""
     grid = make_grid(split, resolution)
     return grid, ExactPredictor(
         split.X_train, split.y_train, grid.points, max_k=largest_k(depth, split.n_train),
-        weights=settings.weights, metric=settings.metric, n_classes=split.n_classes,
+        weights=settings.weights, metric=settings.metric, n_classes=split.n_classes, should_stop=should_stop,
     )
 
 
-def split_predictors(split: Split, settings: KnnSettings, depth: int) -> SplitPredictors:
+def split_predictors(
+    split: Split, settings: KnnSettings, depth: int, should_stop: StopCheck | None = None
+) -> SplitPredictors:
     return SplitPredictors(
-        split, max_k=largest_k(depth, split.n_train), weights=settings.weights, metric=settings.metric
+        split, max_k=largest_k(depth, split.n_train), weights=settings.weights, metric=settings.metric,
+        should_stop=should_stop,
     )
 
 
 def sweep_frames(
-    split: Split, settings: KnnSettings, ks: tuple[int, ...], resolution: int
+    split: Split, settings: KnnSettings, ks: tuple[int, ...], resolution: int, should_stop: StopCheck | None = None
 ) -> tuple[Grid, list[tuple[int, np.ndarray, np.ndarray]]]:
-    """One (K, labels, probabilities) frame per K on a coarse grid, all read off one neighbour query."""
-    grid = make_grid(split, resolution)
+    """One (K, labels, probabilities) frame per K on a coarse grid, all read off one neighbour query (the grid
+    made coarser when a crowd of coincident points makes every cell's query read all of it)."""
+    grid = make_grid(split, affordable_resolution(resolution, split_crowding(split)))
     depth = min(ks[-1] + 1, split.n_train)
-    table = neighbour_table(split.X_train, split.y_train, grid.points, depth, settings.metric, split.n_classes)
+    table = neighbour_table(
+        split.X_train, split.y_train, grid.points, depth, settings.metric, split.n_classes, should_stop=should_stop
+    )
     votes = vote_table(table, settings.weights)
     frames = []
     for k in ks:
+        stop_point(should_stop)
         at_k = votes_at(votes, k)
         frames.append((k, at_k.labels, at_k.proba))
     return grid, frames
 
 
-def scratch_check(split: Split, settings: KnnSettings, k: int, lattice: int) -> ScratchComparison:
-    """The from-scratch KNN against scikit-learn on every test point plus a ``lattice``² grid."""
-    queries = np.vstack([split.X_test, make_grid(split, lattice).points])
+def scratch_check(
+    split: Split, settings: KnnSettings, k: int, lattice: int, should_stop: StopCheck | None = None
+) -> ScratchComparison:
+    """The from-scratch KNN against scikit-learn on every test point plus a ``lattice``² grid (sampled evenly
+    down to ``budget.KNN_MAX_SCRATCH_DISTANCES``, see ``scratch_queries``)."""
+    queries, _ = scratch_queries(split, lattice)
     return compare_with_sklearn(
         split.X_train, split.y_train, queries, k, weights=settings.weights, metric=settings.metric,
-        n_classes=split.n_classes,
+        n_classes=split.n_classes, should_stop=should_stop,
+    )
+
+
+def scratch_queries(split: Split, lattice: int) -> tuple[np.ndarray, str]:
+    """The points the from-scratch check compares, and a note when there were too many to afford."""
+    queries = np.vstack([split.X_test, make_grid(split, lattice).points])
+    affordable = max(1, budget.KNN_MAX_SCRATCH_DISTANCES // split.n_train)
+    if len(queries) <= affordable:
+        return queries, ""
+    picks = np.unique(np.linspace(0, len(queries) - 1, affordable).round().astype(int))
+    return queries[picks], (
+        f"Compared on {len(picks):,} of the {len(queries):,} points, evenly spread: with {split.n_train:,} training "
+        "points the one-point-at-a-time loop would take too long for all of them."
     )
 
 
@@ -149,15 +175,19 @@ def affordable_curve_ks(split: Split, ks: tuple[int, ...], *, with_test: bool = 
     )
 
 
-def cv_curve(split: Split, settings: KnnSettings, ks: tuple[int, ...], folds: int) -> CvCurve:
+def cv_curve(
+    split: Split, settings: KnnSettings, ks: tuple[int, ...], folds: int, should_stop: StopCheck | None = None
+) -> CvCurve:
     return cv_error_curve(
         split.X_train_raw, split.y_train, ks, weights=settings.weights, metric=settings.metric,
-        scaling=split.scaling, n_folds=folds, n_classes=split.n_classes,
+        scaling=split.scaling, n_folds=folds, n_classes=split.n_classes, should_stop=should_stop,
     )
 
 
-def split_learning_curve(split: Split, settings: KnnSettings, ks: tuple[int, ...]) -> LearningCurve:
-    return learning_curve(split, ks, weights=settings.weights, metric=settings.metric)
+def split_learning_curve(
+    split: Split, settings: KnnSettings, ks: tuple[int, ...], should_stop: StopCheck | None = None
+) -> LearningCurve:
+    return learning_curve(split, ks, weights=settings.weights, metric=settings.metric, should_stop=should_stop)
 
 
 def explain(split: Split, settings: KnnSettings, location: tuple[float, float], k: int) -> Explanation:
@@ -211,5 +241,5 @@ def checked_point(x: float, y: float) -> tuple[float, float]:
 __all__ = [
     "BoundaryPlan", "KnnSettings", "SizedKs", "affordable_curve_ks", "checked_point", "clamp_k",
     "cv_curve", "cv_k_range", "data_centre", "explain", "grid_votes", "make_split", "odd_ks", "plan_boundary",
-    "scratch_check", "split_crowding", "split_learning_curve", "split_predictors", "sweep_frames",
+    "scratch_check", "scratch_queries", "split_crowding", "split_learning_curve", "split_predictors", "sweep_frames",
 ]

@@ -14,9 +14,12 @@ from sklearn.tree import DecisionTreeClassifier
 
 from services.knn.errors import SettingsError
 from services.knn.preprocess import Grid, Split
+from services.workers import StopCheck, stop_point
 
 MAX_DEPTH_LIMIT = 30
 MAX_TREES = 500
+#: Trees the forest grows between two stop checks (warm start: the same forest as growing them all at once).
+TREES_PER_STEP = 5
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,10 @@ class ModelBoundary:
 
 
 def tree_and_forest(
-    split: Split, grid: Grid, *, max_depth: int | None, n_trees: int, seed: int
+    split: Split, grid: Grid, *, max_depth: int | None, n_trees: int, seed: int, should_stop: StopCheck | None = None
 ) -> tuple[ModelBoundary, ModelBoundary]:
-    """A decision tree (``max_depth``; None grows it until leaves are pure) and a random forest of ``n_trees``."""
+    """A decision tree (``max_depth``; None grows it until leaves are pure) and a random forest of ``n_trees``,
+    grown ``TREES_PER_STEP`` at a time with a stop check between (``WorkCancelled``)."""
     if max_depth is not None and not 1 <= max_depth <= MAX_DEPTH_LIMIT:
         raise SettingsError(f"Tree depth must be between 1 and {MAX_DEPTH_LIMIT}, not {max_depth}.")
     if not 1 <= n_trees <= MAX_TREES:
@@ -47,11 +51,26 @@ def tree_and_forest(
         ),
     )
     (tree_name, tree), (forest_name, forest) = models
+    tree.fit(split.X_train, split.y_train)
+    stop_point(should_stop)
+    _grow_forest(forest, split, n_trees, should_stop)
     return _boundary(tree_name, tree, split, grid), _boundary(forest_name, forest, split, grid)
 
 
+def _grow_forest(forest: RandomForestClassifier, split: Split, n_trees: int, should_stop: StopCheck | None) -> None:
+    """Fit ``n_trees`` trees in steps. scikit-learn's warm start draws the seeds the skipped trees would have
+    used, so the forest equals one grown in a single ``fit``."""
+    if should_stop is None:
+        forest.fit(split.X_train, split.y_train)
+        return
+    forest.set_params(warm_start=True)
+    for grown in range(TREES_PER_STEP, n_trees + TREES_PER_STEP, TREES_PER_STEP):
+        stop_point(should_stop)
+        forest.set_params(n_estimators=min(grown, n_trees))
+        forest.fit(split.X_train, split.y_train)
+
+
 def _boundary(name: str, model, split: Split, grid: Grid) -> ModelBoundary:
-    model.fit(split.X_train, split.y_train)
     proba = np.zeros((len(grid.points), split.n_classes))
     proba[:, model.classes_] = model.predict_proba(grid.points)
     return ModelBoundary(
