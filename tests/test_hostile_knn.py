@@ -19,7 +19,8 @@ PIPELINE = """
 import numpy as np
 from services.knn import dataset_from_frame, read_csv_table, max_cv_k
 from services.knn.settings import (
-    KnnSettings, affordable_curve_ks, cv_curve, grid_votes, make_split, odd_ks, plan_boundary, split_predictors,
+    KnnSettings, affordable_curve_ks, cv_curve, grid_votes, make_split, odd_ks, plan_boundary, split_learning_curve,
+    split_predictors,
 )
 
 
@@ -32,9 +33,10 @@ def page(raw, k=7, scaling="none", weights="uniform"):
     grid, predictor = grid_votes(split, settings, plan.resolution, plan.depth)
     predictor.votes(k)
     split_predictors(split, settings, plan.depth).scores(k)
-    sized = affordable_curve_ks(split, odd_ks(1, min(49, max_cv_k(split.y_train, 10))))
-    cv_curve(split, settings, sized.ks, 10)
-    print("PLAN", plan.resolution, repr(plan.reason), len(sized.ks), repr(sized.note))
+    sized = affordable_curve_ks(split, odd_ks(1, min(49, max_cv_k(split.y_train, 10))), folds=10)
+    curve = cv_curve(split, settings, sized.ks, 10)
+    learning = split_learning_curve(split, settings, affordable_curve_ks(split, odd_ks(1, 49, split.n_train)).ks)
+    print("PLAN", plan.resolution, repr(plan.reason), len(curve.ks), len(learning.ks), repr(curve.note))
 
 
 def csv(rows):
@@ -53,8 +55,9 @@ def _within_budget(cost) -> None:
         "[(0.0, 0.0, 'a' if i % 2 else 'b') for i in range(20_000)]",  # the issue's file: one spot, two classes
         "[(float(i % 2), 0.0, 'abc'[i % 3]) for i in range(20_000)]",  # two spots, three classes each
         "[(0.0, 0.0, 'ab'[i % 2]) for i in range(15_000)] + [(i * 1e-3, 1.0, 'ab'[i % 2]) for i in range(5_000)]",
+        "[(float(i % 142), float(i // 142), 'abc'[(i * 7919) % 3]) for i in range(20_000)]",  # equal distances
     ],
-    ids=["one-spot", "two-spots", "crowd-plus-spread"],
+    ids=["one-spot", "two-spots", "crowd-plus-spread", "lattice"],
 )
 @pytest.mark.parametrize("weights", ["uniform", "distance"])
 def test_tie_heavy_data_is_sized_down_not_stalled(rows, weights):
@@ -203,3 +206,63 @@ def test_class_and_feature_names_reach_plotly_inert(label):
     texts = [figure.layout.xaxis.title.text, *(t.name or "" for t in figure.data), *(t.hovertemplate or "" for t in
              figure.data), *(str(t.meta or "") for t in figure.data)]
     assert not any("<a " in text or "<img" in text or "%{x} leak" in text for text in texts)
+
+
+def _random_split(n: int = 20_000):
+    import numpy as np
+
+    from services.knn import Dataset
+    from services.knn.settings import KnnSettings, make_split
+
+    X = np.random.default_rng(0).normal(size=(n, 2))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+    return make_split(Dataset("random", X, y, ("a", "b", "c"), ("x", "y")), KnnSettings())
+
+
+def test_ordinary_data_of_the_largest_size_keeps_every_k_value():
+    """The work limit is spent on ties, not on the table: 20,000 random points get the whole default range
+    (the previous estimate cut it to K ≤ 3, as if every prediction were a tie)."""
+    from services.knn.settings import KnnSettings, affordable_curve_ks, cv_curve, odd_ks, split_learning_curve
+
+    split = _random_split()
+    ks = odd_ks(1, 49)
+    assert affordable_curve_ks(split, ks, folds=10).ks == ks == affordable_curve_ks(split, ks).ks
+    curve, learning = cv_curve(split, KnnSettings(), ks, 10), split_learning_curve(split, KnnSettings(), ks)
+    assert tuple(curve.ks) == tuple(learning.ks) == ks and curve.note == learning.note == ""
+
+
+def test_a_k_range_too_wide_for_memory_or_work_is_sized_down_with_the_reason():
+    from services.knn.settings import affordable_curve_ks, odd_ks
+
+    split = _random_split()
+    wide = odd_ks(1, 12_000)
+    learning, cv = affordable_curve_ks(split, wide), affordable_curve_ks(split, wide, folds=10)
+    assert 1 < len(learning.ks) < len(cv.ks) < len(wide)
+    assert "would not fit in the 256 MiB" in learning.note
+    assert "distance evaluations" in cv.note
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_tie_breaking_is_metered_and_the_kept_values_are_exact(weights):
+    """On a lattice (equal distances everywhere) each K costs a re-query of most points: the curve stops at
+    the work limit, says so, and the K values it kept equal the unmetered computation's."""
+    import numpy as np
+
+    from services.knn import Dataset, cv_error_curve, learning_curve
+    from services.knn.settings import KnnSettings, cv_curve, make_split, odd_ks, split_learning_curve
+
+    rng = np.random.default_rng(0)
+    lattice = np.stack(np.meshgrid(np.arange(142.0), np.arange(142.0)), -1).reshape(-1, 2)[:20_000]
+    settings = KnnSettings(weights=weights)
+    split = make_split(Dataset("lattice", lattice, rng.integers(0, 3, len(lattice)), ("a", "b", "c"), ("x", "y")),
+                       settings)
+    ks = odd_ks(1, 49)
+    curve, learning = cv_curve(split, settings, ks, 10), split_learning_curve(split, settings, ks)
+    for metered in (curve, learning):
+        assert 1 <= len(metered.ks) < len(ks) and "distance evaluations" in metered.note
+    kept = tuple(int(k) for k in curve.ks)
+    exact = cv_error_curve(split.X_train_raw, split.y_train, kept, weights=weights, n_folds=10, n_classes=3)
+    np.testing.assert_allclose(curve.errors, exact.errors, rtol=0, atol=1e-12)
+    exact_learning = learning_curve(split, tuple(int(k) for k in learning.ks), weights=weights,
+                                    metric=settings.metric)
+    np.testing.assert_array_equal(learning.test_errors, exact_learning.test_errors)

@@ -409,7 +409,7 @@ def _cv_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None:
     if note:
         st.caption(note)
     low, high = st.slider("Range of K (odd values)", 1, max(2, largest), key="knn_cvk")
-    sized = knn.affordable_curve_ks(split, knn.odd_ks(low, high))
+    sized = knn.affordable_curve_ks(split, knn.odd_ks(low, high), folds=int(folds))
     if not sized.ks:
         st.info("The range holds no odd K.")
         return
@@ -420,6 +420,8 @@ def _cv_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None:
     except (knn.KnnError, WorkTimeout) as error:
         st.error(fig.escape_markdown(str(error)))
         return
+    if curve.note:
+        st.warning(curve.note)
     best = curve.best_k
     left, right = st.columns([3, 1])
     with left:
@@ -433,7 +435,7 @@ def _cv_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None:
 
 def _learning_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None:
     low, high = st.session_state.get("knn_cvk", (1, 49))
-    sized = knn.affordable_curve_ks(split, knn.odd_ks(low, high, split.n_train), with_test=True)
+    sized = knn.affordable_curve_ks(split, knn.odd_ks(low, high, split.n_train))
     if not sized.ks:
         return
     if sized.note:
@@ -443,6 +445,8 @@ def _learning_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None
     except WorkTimeout as error:
         st.error(str(error))
         return
+    if curve.note:
+        st.warning(curve.note)
     show_figure(fig.learning_figure(curve, k), "knn-learning-curve", data=fig.learning_frame(curve),
                 key="knn_learning")
     st.caption(fig.learning_caption(curve))

@@ -19,12 +19,40 @@ from sklearn.model_selection import StratifiedKFold
 from services.knn.errors import NeighbourCountError, SplitError
 from services.knn.neighbours import ExactPredictor, Metric, check_k, classifier, table_bytes
 from services.knn.preprocess import MAX_TABLE_BYTES, Split, make_scaler
+from services.knn.workload import crowding
 from services.workers import StopCheck, stop_point
 
 #: The seed's search: odd K from 1 to 49 with 10-fold cross-validation.
 DEFAULT_KS = tuple(range(1, 50, 2))
 DEFAULT_FOLDS = 10
 MIN_FOLDS, MAX_FOLDS = 2, 20
+
+
+class _WorkMeter:
+    """Distance evaluations a curve has cost so far (``services.knn.workload``'s estimates, counted as the work
+    is done), against ``limit``: a curve stops adding K values once over it, so tie-heavy data gets fewer K
+    values, and ordinary data, with few ties, all of them."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, limit: int | None) -> None:
+        self.limit = limit
+        self.per_query = crowding(X, y).per_query() if limit is not None else 0
+
+    def cost(self, predictor: ExactPredictor) -> int:
+        """The predictor's table query and its tie-breaking queries so far."""
+        table = len(predictor.eval_X) * max(self.per_query, predictor.depth)
+        return table + predictor.tree_requeries * self.per_query + predictor.brute_requeries * len(predictor.train_y)
+
+    def over(self, spent: int) -> bool:
+        return self.limit is not None and spent > self.limit
+
+    def note(self, ks: tuple[int, ...], kept: int) -> str:
+        if kept == len(ks):
+            return ""
+        return (
+            f"Computed for K ≤ {ks[kept - 1]} only ({kept} of the {len(ks)} values asked): many predictions here rest "
+            "on ties between equally distant training points, each settled by a new neighbour query, and the other "
+            f"values would exceed the limit of {self.limit:,} distance evaluations per request."
+        )
 
 
 def _checked_ks(ks: Sequence[int]) -> tuple[int, ...]:
@@ -103,6 +131,7 @@ class CvCurve:
     fold_errors: np.ndarray  # (n_folds, len(ks))
     n_folds: int
     delegated: int
+    note: str = ""  # why fewer K values than asked were computed ("" when all were)
 
     @property
     def best_k(self) -> int:
@@ -145,10 +174,12 @@ def cv_error_curve(
     n_folds: int = DEFAULT_FOLDS,
     n_classes: int | None = None,
     should_stop: StopCheck | None = None,
+    max_evaluations: int | None = None,
 ) -> CvCurve:
     """The ``cross_val_score`` error curve, one neighbour query per fold. With scaling, the scaler is refitted
     on each fold's training part (as ``make_pipeline(scaler, knn)`` in ``cross_val_score`` does). With
-    ``should_stop`` it stops (``WorkCancelled``) between folds, K values and chunks of query points."""
+    ``should_stop`` it stops (``WorkCancelled``) between folds, K values and chunks of query points. With
+    ``max_evaluations`` it keeps only the first K values that fit that much work (each fold gets its share)."""
     ks = _checked_ks(ks)
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
     n_classes = n_classes or int(y.max()) + 1
@@ -161,6 +192,8 @@ def cv_error_curve(
         )
     accuracy = np.empty((len(folds), len(ks)))
     delegated = 0
+    meter = _WorkMeter(X, y, None if max_evaluations is None else max_evaluations // len(folds))
+    kept = len(ks)
     for fold, (train, held_out) in enumerate(folds):
         stop_point(should_stop)
         scaler = make_scaler(scaling)
@@ -172,18 +205,22 @@ def cv_error_curve(
             X_train, y[train], X_held, max_k=ks[-1], weights=weights, metric=metric, n_classes=n_classes,
             should_stop=should_stop,
         )
-        for column, k in enumerate(ks):
+        for column, k in enumerate(ks[:kept]):
             stop_point(should_stop)
             labels, tied = predictor.predict(k, should_stop)
             accuracy[fold, column] = np.mean(labels == y[held_out])
             delegated += tied
+            if column + 1 < kept and meter.over(meter.cost(predictor)):
+                kept = column + 1
+    accuracy = accuracy[:, :kept]
     mean_accuracy = np.ascontiguousarray(accuracy.T).mean(axis=1)  # one 1-D mean per K, as scores.mean()
     return CvCurve(
-        ks=np.array(ks),
+        ks=np.array(ks[:kept]),
         errors=1.0 - mean_accuracy,
         fold_errors=1.0 - accuracy,
         n_folds=n_folds,
         delegated=delegated,
+        note=meter.note(ks, kept),
     )
 
 
@@ -197,6 +234,7 @@ class LearningCurve:
     test_errors: np.ndarray
     delegated: int
     conflicting_points: int = 0  # training points sharing their coordinates with a point of another class
+    note: str = ""  # why fewer K values than asked were computed ("" when all were)
 
 
 def conflicting_points(X: np.ndarray, y: np.ndarray) -> int:
@@ -210,26 +248,38 @@ def conflicting_points(X: np.ndarray, y: np.ndarray) -> int:
 
 
 def learning_curve(
-    split: Split, ks: Sequence[int] = DEFAULT_KS, *, weights: str, metric: Metric, should_stop: StopCheck | None = None
+    split: Split,
+    ks: Sequence[int] = DEFAULT_KS,
+    *,
+    weights: str,
+    metric: Metric,
+    should_stop: StopCheck | None = None,
+    max_evaluations: int | None = None,
 ) -> LearningCurve:
-    """Training and test error at every K (stoppable between K values and chunks with ``should_stop``)."""
+    """Training and test error at every K (stoppable between K values and chunks with ``should_stop``; with
+    ``max_evaluations``, only the first K values that fit that much work)."""
     ks = _checked_ks(ks)
     check_k(ks[-1], split.n_train)
-    errors = []
-    delegated = 0
-    for points, truth in ((split.X_train, split.y_train), (split.X_test, split.y_test)):
-        predictor = ExactPredictor(
+    meter = _WorkMeter(split.X_train, split.y_train, max_evaluations)
+    sides = [
+        (truth, ExactPredictor(
             split.X_train, split.y_train, points, max_k=ks[-1], weights=weights, metric=metric,
             n_classes=split.n_classes, should_stop=should_stop,
-        )
-        curve = []
-        for k in ks:
-            stop_point(should_stop)
+        ))
+        for points, truth in ((split.X_train, split.y_train), (split.X_test, split.y_test))
+    ]
+    errors: list[list[float]] = [[], []]
+    delegated = 0
+    for k in ks:
+        stop_point(should_stop)
+        for curve, (truth, predictor) in zip(errors, sides):
             labels, tied = predictor.predict(k, should_stop)
             curve.append(1.0 - np.mean(labels == truth))
             delegated += tied
-        errors.append(np.array(curve))
+        if len(errors[0]) < len(ks) and meter.over(sum(meter.cost(predictor) for _, predictor in sides)):
+            break
+    kept = len(errors[0])
     return LearningCurve(
-        ks=np.array(ks), train_errors=errors[0], test_errors=errors[1], delegated=delegated,
-        conflicting_points=conflicting_points(split.X_train, split.y_train),
+        ks=np.array(ks[:kept]), train_errors=np.array(errors[0]), test_errors=np.array(errors[1]), delegated=delegated,
+        conflicting_points=conflicting_points(split.X_train, split.y_train), note=meter.note(ks, kept),
     )

@@ -375,6 +375,14 @@ class ExactPredictor:
             train_X, train_y, self.eval_X, depth, metric, n_classes, tree=self._tree, should_stop=should_stop
         )
         self._votes = vote_table(table, weights)
+        # Tie-breaking work so far, for a caller that meters it: rows asked again of the KD-tree (each costs a
+        # tree query of K, a whole crowd when it reaches one) and rows asked of brute force (n_train each).
+        self.tree_requeries = 0
+        self.brute_requeries = 0
+
+    @property
+    def depth(self) -> int:
+        return self._votes.table.depth
 
     def _check(self, k: int) -> int:
         if k > self.max_k:
@@ -425,6 +433,7 @@ class ExactPredictor:
             # KD-tree's, and distance weights see the difference: scikit-learn votes for every point here.
             with self._one_thread():
                 reference = classifier(k, self.weights, self.metric).fit(self.train_X, self.train_y)
+                self.brute_requeries += len(self.eval_X)
                 return reference.predict(self.eval_X), np.ones(len(self.eval_X), dtype=bool)
         votes = votes_at(self._votes, k)
         rows = np.flatnonzero(votes.ties)
@@ -437,8 +446,10 @@ class ExactPredictor:
             with self._one_thread():
                 reference = classifier(k, self.weights, self.metric).fit(self.train_X, self.train_y)
                 labels[rows] = reference.predict(self.eval_X[rows])
+            self.brute_requeries += len(rows)
         else:
             distances, indices = chunked_query(self._tree, self.eval_X[rows], k, should_stop)
+            self.tree_requeries += len(rows)
             codes = _sklearn_vote(self._codes[indices], distances, len(self._classes), self.weights)
             labels[rows] = self._classes[codes]
         return labels, votes.ties

@@ -23,13 +23,22 @@ from services.knn.neighbours import (
     check_weights,
     largest_k,
     neighbour_table,
+    table_bytes,
     table_depth,
     vote_table,
     votes_at,
 )
-from services.knn.preprocess import SCALINGS, Grid, Split, grid_resolution, make_grid, split_dataset
+from services.knn.preprocess import (
+    MAX_TABLE_BYTES,
+    SCALINGS,
+    Grid,
+    Split,
+    grid_resolution,
+    make_grid,
+    split_dataset,
+)
 from services.knn.scratch import ScratchComparison, compare_with_sklearn
-from services.knn.workload import Crowding, affordable_ks, affordable_resolution, crowding
+from services.knn.workload import Crowding, affordable_resolution, crowding
 from services.workers import StopCheck, stop_point
 
 
@@ -160,19 +169,33 @@ class SizedKs:
     note: str = ""
 
 
-def affordable_curve_ks(split: Split, ks: tuple[int, ...], *, with_test: bool = False) -> SizedKs:
-    """``ks``, cut to the first few when their tie re-queries would exceed the time budget. Only distinct
-    points are queried (``ExactPredictor``), so the training side counts its distinct locations."""
+def affordable_curve_ks(split: Split, ks: tuple[int, ...], *, folds: int | None = None) -> SizedKs:
+    """``ks``, cut to the K whose neighbour tables fit in ``MAX_TABLE_BYTES`` and whose table queries take at
+    most half of ``budget.KNN_MAX_DISTANCE_EVALUATIONS`` (the other half is for tie-breaking, which the curve
+    meters as it goes: its ``note`` says when that cut it short). ``folds``: a cross-validation curve (one
+    fold's held-out part is in memory at a time); without it, the learning curve (training and test points)."""
     crowd = split_crowding(split)
-    n_queries = crowd.distinct_points + (split.n_test if with_test else 0)
-    fitting = affordable_ks(ks, n_queries, crowd)
+    if folds is None:
+        distinct_test = len(np.unique(split.X_test, axis=0)) if split.n_test else 0
+        in_memory, queried = split.n_train + split.n_test, crowd.distinct_points + distinct_test
+    else:  # stratified folds differ by a point per class
+        in_memory, queried = -(-split.n_train // folds) + split.n_classes, crowd.distinct_points
+    by_memory = MAX_TABLE_BYTES // max(1, table_bytes(in_memory, 1, split.n_classes))
+    work = budget.KNN_MAX_DISTANCE_EVALUATIONS // 2
+    by_work = work // max(1, queried) if queried * crowd.per_query() <= work else 0
+    deepest = min(by_memory, by_work)
+    fitting = tuple(k for k in ks if min(k + 1, split.n_train) <= deepest) or ks[:1]
     if len(fitting) == len(ks):
         return SizedKs(ks)
-    return SizedKs(
-        fitting,
-        f"Sized down to K ≤ {fitting[-1]}: {crowd.largest_mixed_group:,} training points of different classes share "
-        f"one location, so every K costs a full re-read of them; all {len(ks)} values would take minutes.",
-    )
+    if by_memory <= by_work:
+        why = (f"a neighbour table of {in_memory:,} points for a larger K would not fit in the "
+               f"{MAX_TABLE_BYTES // 2**20} MiB one request may use")
+    else:
+        why = (f"querying {queried:,} distinct points for more neighbours would cost more than the "
+               f"{budget.KNN_MAX_DISTANCE_EVALUATIONS:,} distance evaluations one request may"
+               + (f" ({crowd.largest_mixed_group:,} training points of different classes share one location)"
+                  if crowd.largest_mixed_group > 1 else ""))
+    return SizedKs(fitting, f"Sized down to K ≤ {fitting[-1]}: {why}.")
 
 
 def cv_curve(
@@ -181,13 +204,17 @@ def cv_curve(
     return cv_error_curve(
         split.X_train_raw, split.y_train, ks, weights=settings.weights, metric=settings.metric,
         scaling=split.scaling, n_folds=folds, n_classes=split.n_classes, should_stop=should_stop,
+        max_evaluations=budget.KNN_MAX_DISTANCE_EVALUATIONS,
     )
 
 
 def split_learning_curve(
     split: Split, settings: KnnSettings, ks: tuple[int, ...], should_stop: StopCheck | None = None
 ) -> LearningCurve:
-    return learning_curve(split, ks, weights=settings.weights, metric=settings.metric, should_stop=should_stop)
+    return learning_curve(
+        split, ks, weights=settings.weights, metric=settings.metric, should_stop=should_stop,
+        max_evaluations=budget.KNN_MAX_DISTANCE_EVALUATIONS,
+    )
 
 
 def explain(split: Split, settings: KnnSettings, location: tuple[float, float], k: int) -> Explanation:

@@ -4,7 +4,8 @@ A KD-tree prunes a branch only when it is farther than the current K-th neighbou
 share one location every distance is equal, so a query that reaches such a crowd reads all of it, and a
 prediction that rests on a tie is asked again for each K. The cost of a request is therefore about
 ``distinct queries x max(crowd, a tree descent) x queries per point``; ``budget.KNN_MAX_DISTANCE_EVALUATIONS``
-caps it.
+caps it: the grid is sized before its query (``affordable_resolution``), and the curves meter their tie
+re-queries as they go (``services.knn.evaluation``), so ordinary data, with few ties, keeps every K value.
 """
 
 from __future__ import annotations
@@ -65,10 +66,3 @@ def affordable_resolution(requested: int, crowd: Crowding, minimum: int = 20) ->
             f"(the limit is {budget.KNN_MAX_DISTANCE_EVALUATIONS:,}). Remove the duplicated rows."
         )
     return side
-
-
-def affordable_ks(ks: tuple[int, ...], n_queries: int, crowd: Crowding) -> tuple[int, ...]:
-    """The first values of ``ks`` whose predictions (one tie re-query per K) fit the budget; at least one."""
-    per_k = query_work(n_queries, crowd)
-    fitting = max(1, budget.KNN_MAX_DISTANCE_EVALUATIONS // max(per_k, 1) - 1)
-    return ks[:fitting]
