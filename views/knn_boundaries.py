@@ -221,18 +221,23 @@ def _vote_controls() -> tuple[knn.KnnSettings, int]:
     return settings, int(resolution)
 
 
-def _k_slider(n_train: int | None) -> int:
-    """The K slider, 1..n_train. K is written back every run, so a new slider range (another dataset, an added
-    point) keeps it; a K beyond the training points is clamped to n_train, with the service's message."""
+def _k_slider(split: knn.Split | None) -> int:
+    """The K slider, 1..n_train (or the budget's smaller top for a large dataset). K is written back every
+    run, so a new slider range (another dataset, an added point) keeps it; a K beyond the range is clamped,
+    with the service's message."""
     wanted = int(st.session_state.get("knn_k", st.session_state.get("knn_k_kept", 7)))
-    if n_train is None:
+    if split is None:
         st.session_state["knn_k"] = wanted
         return int(st.slider("K (neighbours)", 1, max(2, wanted), key="knn_k", disabled=True))
-    k, note = knn.clamp_k(wanted, n_train)
+    top = knn.affordable_max_k(split)
+    k, note = knn.clamp_k(wanted, split.n_train, top)
     if note:
         st.warning(note)
     st.session_state["knn_k"] = k
-    k = int(st.slider("K (neighbours)", 1, max(2, n_train), key="knn_k", help="Any K from 1 to the training points."))
+    helptext = "Any K from 1 to the training points." if top == split.n_train else (
+        f"Any K from 1 to {top}: a vote over more of the {split.n_train:,} training points would exceed the "
+        "request budget.")
+    k = int(st.slider("K (neighbours)", 1, max(2, top), key="knn_k", help=helptext))
     st.session_state["knn_k_kept"] = k
     return k
 
@@ -298,7 +303,7 @@ def _board(dataset: knn.Dataset | None, settings: knn.KnnSettings, resolution: i
             _error(error)
             if st.session_state["knn_added"]:
                 st.button("Remove the added points", on_click=_clear_points, icon=":material/delete:")
-    k = _k_slider(split.n_train if split is not None else None)
+    k = _k_slider(split)
     if split is not None:
         try:
             _main_view(split, replace(settings, added=tuple(st.session_state["knn_added"])), k, resolution)

@@ -64,6 +64,7 @@ from services.knn.settings import (
     KnnSettings,
     SizedKs,
     affordable_curve_ks,
+    affordable_max_k,
     checked_point,
     clamp_k,
     cv_curve,
@@ -94,7 +95,8 @@ __all__ = [
     "make_scaler", "max_cv_k", "neighbour_table", "numeric_columns", "read_csv_table", "scratch_knn",
     "split_dataset", "split_scores", "sweep_ks", "table_depth", "table_features", "tree_and_forest",
     "vote_table", "votes_at",
-    "BoundaryPlan", "KnnSettings", "SizedKs", "WorkloadError", "affordable_curve_ks", "checked_point", "clamp_k",
+    "BoundaryPlan", "KnnSettings", "SizedKs", "WorkloadError", "affordable_curve_ks", "affordable_max_k",
+    "checked_point", "clamp_k",
     "cv_curve", "cv_k_range", "data_centre", "explain", "grid_votes", "make_split", "odd_ks", "plan_boundary",
     "scratch_check", "scratch_queries", "split_crowding", "split_learning_curve", "split_predictors", "sweep_frames",
 ]

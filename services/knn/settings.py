@@ -227,8 +227,31 @@ def data_centre(split: Split) -> tuple[float, float]:
     return float(centre[0]), float(centre[1])
 
 
-def clamp_k(k: int, n_train: int) -> tuple[int, str]:
-    """K brought into 1..n_train, and the reason when it had to move ("" when it did not)."""
+def affordable_max_k(split: Split) -> int:
+    """The largest K the page can vote with inside the request budget: one neighbour table of every training
+    and test point at its depth fits in ``MAX_TABLE_BYTES``, or (past that) scikit-learn's own predictions
+    are small enough: their (points x K) neighbour arrays fit there too, and a brute-force pass over every
+    training point stays within ``budget.KNN_MAX_DISTANCE_EVALUATIONS``. 20,000 rows voting at K = 6,000 took
+    40 s and 3.4 GB before this limit."""
+    n_points, n_train = split.n_train + split.n_test, split.n_train
+    per_depth = max(1, table_bytes(n_points, 1, split.n_classes))
+    if n_train * per_depth <= MAX_TABLE_BYTES:
+        return n_train
+    by_table = largest_k(1 << int(MAX_TABLE_BYTES // per_depth).bit_length() - 1, n_train)
+    if n_points * n_train > budget.KNN_MAX_DISTANCE_EVALUATIONS:
+        return max(1, by_table)
+    by_arrays = MAX_TABLE_BYTES // (n_points * 16)  # float64 distances and int64 indices per neighbour
+    return int(max(1, by_table, min(n_train, by_arrays)))
+
+
+def clamp_k(k: int, n_train: int, top: int | None = None) -> tuple[int, str]:
+    """K brought into 1..n_train (or 1..``top``, the budget's ``affordable_max_k``), and the reason when it
+    had to move ("" when it did not)."""
+    if top is not None and top < n_train and k > top:
+        return top, (
+            f"K = {k} is more than this dataset allows: voting over that many of its {n_train:,} training points "
+            f"would take more time and memory than one request may. K was set to {top}."
+        )
     try:
         return check_k(int(k), n_train), ""
     except NeighbourCountError as error:
@@ -266,7 +289,7 @@ def checked_point(x: float, y: float) -> tuple[float, float]:
 
 
 __all__ = [
-    "BoundaryPlan", "KnnSettings", "SizedKs", "affordable_curve_ks", "checked_point", "clamp_k",
+    "BoundaryPlan", "KnnSettings", "SizedKs", "affordable_curve_ks", "affordable_max_k", "checked_point", "clamp_k",
     "cv_curve", "cv_k_range", "data_centre", "explain", "grid_votes", "make_split", "odd_ks", "plan_boundary",
     "scratch_check", "scratch_queries", "split_crowding", "split_learning_curve", "split_predictors", "sweep_frames",
 ]
