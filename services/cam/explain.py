@@ -221,7 +221,7 @@ class Explanation:
     aug_smooth: bool = False
     eigen_smooth: bool = False
     timings: Mapping[str, float] = field(default_factory=dict)  # seconds per phase
-    domain: DomainCheck | None = None  # does the picture look like the training data (max softmax, entropy)
+    domain: DomainCheck | None = None  # does the picture look like the training data (softmax, flat area)
 
     def map(self, method: str, layer: str) -> LayerMap:
         return self.maps[(method, layer)]
@@ -282,7 +282,7 @@ def explain_maps(
         forward = ForwardPass(model, tensor, layers)
     chosen = forward.top1 if target is None else target
     predictions, target_prediction = _predictions(model, forward.logits, chosen)
-    domain = domain_check(torch.softmax(forward.logits[0].double(), dim=0).cpu().numpy())
+    domain = domain_check(torch.softmax(forward.logits[0].double(), dim=0).cpu().numpy(), pixels)
     need_gradients = any(METHODS[m].uses_gradients for m in methods)
     gradients = forward.gradients(chosen) if need_gradients and not request.aug_smooth else None
     timings = {"prediction + gradients": time.perf_counter() - started}
