@@ -236,3 +236,60 @@ def test_the_compare_view_shows_a_second_bundled_network(no_exceptions):
     assert lines[0].startswith("**EfficientNet-Lite0 (bundled, offline)**: Egyptian cat")
     assert lines[1].startswith("**EfficientNet-Lite2 (bundled, offline)**: ")
     assert "stages matched by relative depth" in _captions(at)
+
+
+def _banner(at) -> list[str]:
+    return [w.value for w in at.warning if "looks unlike the photos" in w.value]
+
+
+@pytest.mark.parametrize(("picture", "says"), [("uniform noise", "entropy"), ("flat grey", "one flat colour"),
+                                               ("bar chart", "one flat colour"), ("text page", "one flat colour")])
+def test_an_out_of_domain_upload_gets_the_banner_and_a_photo_does_not(no_exceptions, picture, says):
+    from services.imaging import encode_png
+    from tests.test_cam_trust import NON_PHOTOS
+
+    at = page_test("gradcam_layers")
+    at.query_params.update({"layers": "_conv_head", "faith": "0", "guided": "0", "guided_cam": "0"})
+    at.run()
+    no_exceptions(at)
+    assert not _banner(at) and "Explaining **Egyptian cat**" in _captions(at)  # the bundled photo: no banner
+    at.radio(key="cam_image_source").set_value("Upload").run()
+    png = encode_png(NON_PHOTOS[picture]())
+    at.file_uploader(key="cam_image_upload").set_value((f"{picture}.png", png, "image/png")).run()
+    no_exceptions(at)
+    assert not at.error and "Explaining **" in _captions(at)  # the maps are still drawn, below the banner
+    (banner,) = _banner(at)
+    assert says in banner and banner.endswith("the maps below explain a guess.")
+
+
+def test_a_sanity_check_past_its_deadline_says_so_and_what_helps(no_exceptions, monkeypatch):
+    """Issue 13's deadline on issue 15's check: a message saying what helps, and the job itself stops at its
+    next step (it ends with WorkCancelled on the pool's worker instead of running on)."""
+    import threading
+
+    import views.gradcam_layers as view
+    from services import budget
+    from services.workers import WorkCancelled
+
+    ended, outcome, original = threading.Event(), [], view.sanity_check
+
+    def watched(*args, should_stop=None, **kwargs):
+        try:
+            return original(*args, should_stop=should_stop, **kwargs)
+        except BaseException as exc:
+            outcome.append(type(exc))
+            raise
+        finally:
+            ended.set()
+
+    monkeypatch.setattr(view, "sanity_check", watched)
+    at = page_test("gradcam_layers")
+    at.query_params.update({"layers": "_blocks.15,_conv_head", "size": "96", "faith": "0", "guided_cam": "0"})
+    at.run()
+    monkeypatch.setattr(budget, "HEAVY_WORK_DEADLINE_S", 0.01)  # read when the check starts
+    at.button(key="cam_run_sanity").click().run()
+    no_exceptions(at)
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("The sanity check took longer than 0 s") and "Fewer layers (sidebar)" in error
+    assert at.button(key="cam_run_sanity")  # the button is back for another try
+    assert ended.wait(120) and outcome == [WorkCancelled]

@@ -12,6 +12,7 @@ from services.cam import explain_layers, load_model
 from services.cam.models import prepare_input
 from services.cam.road import estimate_road_imputations, random_cam_map, road_scores, sobel_map
 from services.imaging import load_sample
+from services.workers import WorkCancelled
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -26,13 +27,13 @@ def small():
 
 def test_road_equals_the_library_metric_called_directly(small):
     model, explanation = small
-    scores = road_scores(model, explanation, percentiles=(50,), seed=3)
+    scores = road_scores(model, explanation, percentiles=(30, 70), seed=3)
     tensor = prepare_input(model, explanation.image, 96)
     keys = list(explanation.maps)
     cams = np.stack([explanation.maps[k].input_heatmap for k in keys]
                     + [random_cam_map(model, explanation, 3), sobel_map(explanation)]).astype(np.float32)
     torch.manual_seed(3)
-    expected = ROADCombined(percentiles=[50])(tensor.repeat(len(cams), 1, 1, 1), cams,
+    expected = ROADCombined(percentiles=[30, 70])(tensor.repeat(len(cams), 1, 1, 1), cams,
                                               [ClassifierOutputSoftmaxTarget(explanation.target.index)] * len(cams),
                                               model.network)
     got = [scores.cells[k] for k in keys] + [scores.random_baseline, scores.sobel_baseline]
@@ -50,3 +51,18 @@ def test_baselines_are_the_same_image_and_seed(small):
     square = np.asarray(Image.fromarray(explanation.image).resize((96, 96), Image.Resampling.BICUBIC))
     np.testing.assert_array_equal(sobel_map(explanation) * 255.0, np.float32(sobel_cam(square)))
     assert estimate_road_imputations(2, (20, 40, 60, 80)) == 32
+
+
+def test_a_stopped_road_run_ends_at_the_next_imputation(small):
+    model, explanation = small
+    asked, steps = [], []
+
+    def should_stop() -> bool:
+        asked.append(True)
+        return len(asked) >= 4  # asked before the first imputation and after each: three imputations run
+
+    with pytest.raises(WorkCancelled):
+        road_scores(model, explanation, percentiles=(50,), should_stop=should_stop,
+                    progress=lambda fraction, text: steps.append(text))
+    assert len(asked) == 4  # of 9 (8 imputations)
+    assert [text.split(" · ")[0] for text in steps] == ["ROAD LeRF 50%: map 1 of 4", "ROAD LeRF 50%: map 2 of 4"]

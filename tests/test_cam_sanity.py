@@ -9,6 +9,7 @@ import pytest
 from services.cam import ExplainRequest, load_model
 from services.cam.sanity import PASS_BELOW, cascade_stages, estimate_sanity_passes, sanity_check
 from services.imaging import load_sample
+from services.workers import HeavyWorkPool, WorkCancelled, WorkTimeout
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -62,3 +63,30 @@ def test_verdicts_say_pass_or_fail_plainly(model):
     assert len(lines) == 2 and all(("passes" in line) != ("FAILS" in line) for line in lines)
     final = check.steps[-1].spearman[("gradcam", "_conv_head")]
     assert ("passes" in lines[1]) == (final < PASS_BELOW) and np.isfinite(final)
+
+
+def test_a_stopped_check_ends_at_the_next_step(model):
+    asked = []
+
+    def should_stop() -> bool:
+        asked.append(True)
+        return len(asked) >= 4  # asked before the original maps and after each step: two steps run
+
+    steps = []
+    with pytest.raises(WorkCancelled):
+        sanity_check(model, load_sample("coffee").pixels, ExplainRequest(input_size=96), guided=False,
+                     progress=lambda fraction, text: steps.append(text), should_stop=should_stop)
+    assert len(asked) == 4  # of 10
+    assert [text.split(" · ")[0] for text in steps] == ["original maps", "randomised from head"]  # no time left
+
+
+def test_a_check_past_its_deadline_frees_the_worker(model):
+    """Through the heavy-work pool, as the page runs it: the deadline gives the message, the job stops at its
+    next step, and the pool's only worker then takes the next job."""
+    pool = HeavyWorkPool(1)
+    steps = []
+    with pytest.raises(WorkTimeout, match="The sanity check took longer than 0 s"):
+        pool.run("viewer", sanity_check, model, load_sample("coffee").pixels, ExplainRequest(input_size=96),
+                 deadline_s=0.01, what="The sanity check", progress=lambda fraction, text: steps.append(text))
+    assert pool.run("viewer", lambda: "free", deadline_s=120) == "free"  # queued behind the stopped check
+    assert len(steps) < len(cascade_stages(model, model.layers)) + 1 and not any(s.startswith("done") for s in steps)

@@ -19,6 +19,7 @@ from components.heavy import run_heavy
 from components.image_input import image_input
 from components.page_header import page_header
 from components.url_state import Param, keep_valid, publish, restore
+from services import budget
 from services.cam import (
     DEFAULT_MODEL,
     METHODS,
@@ -78,6 +79,8 @@ CHANNEL_FRACTIONS = [0.1, 0.25, 0.5, 1.0]
 ALL_LAYERS = sorted({layer for spec in MODELS.values() for layer in spec.layers})
 #: Longest side of the working picture: maps and overlays are drawn at this size.
 MAX_SIDE = 640
+#: After a deadline message of the sanity check or ROAD: what makes them cheaper.
+FEWER_PASSES_HINT = "Fewer layers (sidebar) or a smaller input size (Options) make it faster."
 #: ``server.maxUploadSize`` in .streamlit/config.toml: the server refuses larger uploads whatever a widget says.
 UPLOAD_LIMIT_MB = st.get_option("server.maxUploadSize")
 
@@ -406,18 +409,11 @@ def _sanity_panel(model: CamModel, pixels: np.ndarray, identity: tuple, request:
         seconds = PassTiming(_seconds_per_image(model.name, model.weights, request.input_size, 1, model),
                              request.input_size).seconds(passes * PASS_COST, request.input_size)
         st.markdown(SANITY_INTRO)
-        key = (identity, request.maps_only)
-        store = st.session_state.setdefault("cam_memo_sanity", {})
-        if key not in store:
-            if not st.button(f"Randomise and compare ({passes} passes, ≈ {duration(seconds)})",
-                             key="cam_run_sanity"):
-                return
-            bar = st.progress(0.0, text="Randomising…")
-            store.clear()
-            store[key] = sanity_check(model, pixels, request,
-                                      progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=text))
-            bar.empty()
-        check = store[key]
+        check = _run_on_request(
+            "sanity", (identity, request.maps_only), f"Randomise and compare ({passes} passes, ≈ {duration(seconds)})",
+            sanity_check, model, pixels, request, what="The sanity check", start="Randomising…")
+        if check is None:
+            return
         for line in check.verdicts():
             st.markdown(f"- {line}")
         show_figure(sanity_figure(check), "gradcam-sanity-check", data=sanity_table(check), key="cam_sanity_fig")
@@ -435,7 +431,13 @@ def _compare_panel(pixels: np.ndarray, explanation: Explanation, request: Explai
         layers = matched_layers(explanation.model, explanation.layers, other)
         second_request = ExplainRequest(layers=layers, methods=explanation.methods[:1], target=explanation.target.index)
         key = (_identity(_shared_model(other), pixels), second_request)
-        second = _remembered("compare", key, lambda: explain_maps(_shared_model(other), pixels, second_request), 1)
+        try:
+            second = _remembered("compare", key, lambda: run_heavy(
+                explain_maps, _shared_model(other), pixels, second_request, what="The second network's explanation",
+                key=("compare", key)), 1)
+        except (CamError, ImageInputError, WorkTimeout) as exc:
+            st.error(str(exc))
+            return
         display = DisplayOptions(alpha=st.session_state["cam_alpha"], colormap=st.session_state["cam_cmap"])
         for title, result in ((MODELS[explanation.model].title, explanation), (MODELS[other].title, second)):
             st.markdown(f"**{title}**: {predictions_line(result)}")
@@ -448,17 +450,35 @@ def _road_panel(model: CamModel, explanation: Explanation, identity: tuple, requ
     """ROAD per cell beside the RandomCAM and Sobel baselines, run on request (sparse solves are slow)."""
     with st.expander("ROAD: is each map better than chance?", icon=":material/rule:"):
         st.markdown(ROAD_INTRO)
-        key = (identity, request.maps_only)
-        store = st.session_state.setdefault("cam_memo_road", {})
-        if key not in store:
-            solves = estimate_road_imputations(len(explanation.maps))
-            if not st.button(f"Score every cell with ROAD ({solves} imputations)", key="cam_run_road"):
-                return
-            with st.spinner("Removing pixels and imputing them…"):
-                store.clear()
-                store[key] = road_scores(model, explanation)
-        st.markdown(road_table(explanation, store[key]))
-        st.caption(road_summary(explanation, store[key]))
+        solves = estimate_road_imputations(len(explanation.maps))
+        scores = _run_on_request(
+            "road", (identity, request.maps_only), f"Score every cell with ROAD ({solves} imputations)", road_scores,
+            model, explanation, what="ROAD scoring", start="Removing pixels and imputing them…")
+        if scores is not None:
+            st.markdown(road_table(explanation, scores))
+            st.caption(road_summary(explanation, scores))
+
+
+def _run_on_request(stage: str, key: Any, label: str, fn: Callable[..., Any], *args: Any, what: str,
+                    start: str) -> Any:
+    """This session's kept result of a check that runs when its button is pressed (the cost is in the label),
+    on the heavy-work pool with a progress bar and its deadline; None until asked, or after a shown error."""
+    store: dict = st.session_state.setdefault(f"cam_memo_{stage}", {})
+    if key not in store:
+        if not st.button(label, key=f"cam_run_{stage}"):
+            return None
+        bar = st.progress(0.0, text=start)
+        try:
+            result = run_heavy(fn, *args, what=what, key=(stage, key), deadline_s=budget.HEAVY_WORK_DEADLINE_S,
+                               progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=text))
+        except (CamError, ImageInputError, WorkTimeout) as exc:
+            st.error(f"{exc} {FEWER_PASSES_HINT}")
+            return None
+        finally:
+            bar.empty()
+        store.clear()
+        store[key] = result
+    return store[key]
 
 
 def _draw_rows(rows: list, columns: int) -> None:

@@ -50,9 +50,12 @@ from services.cam.errors import ExplainOptionError, TargetClassError, UnknownLay
 from services.cam.models import CamModel, describe_device, prepare_input
 from services.cam.trust import DomainCheck, domain_check
 from services.imaging import MIN_SIDE, ImageInputError, LoadedImage, to_rgb_uint8
+from services.workers import WorkCancelled
 
 #: Progress callback: fraction done in [0, 1] and a sentence for the user.
 Progress = Callable[[float, str], None]
+#: Asked between steps of long work; True means the caller has gone (the heavy-work pool's ``should_stop``).
+ShouldStop = Callable[[], bool]
 
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 32, 512
 MAX_BATCH_SIZE = 256
@@ -221,7 +224,7 @@ class Explanation:
     aug_smooth: bool = False
     eigen_smooth: bool = False
     timings: Mapping[str, float] = field(default_factory=dict)  # seconds per phase
-    domain: DomainCheck | None = None  # does the picture look like the training data (max softmax, entropy)
+    domain: DomainCheck | None = None  # does the picture look like the training data (softmax, flat area)
 
     def map(self, method: str, layer: str) -> LayerMap:
         return self.maps[(method, layer)]
@@ -264,14 +267,16 @@ def explain_maps(
     forward: ForwardPass | None = None,
     tracker: WorkTracker | None = None,
     progress: Progress | None = None,
+    should_stop: ShouldStop | None = None,
 ) -> Explanation:
     """The predictions and maps of ``request`` (its ``guided`` and ``faithfulness`` are left to the other stages).
 
     ``forward`` is a ``ForwardPass`` of the same model, picture, layers and size kept from an earlier call: a new
-    target class then costs one backward pass instead of a forward and a backward.
+    target class then costs one backward pass instead of a forward and a backward. ``should_stop`` is asked
+    between steps (each batch of Score-CAM / Ablation-CAM); ``WorkCancelled`` when it says so.
     """
     started = time.perf_counter()
-    tracker = tracker or WorkTracker(progress, estimate_request(model, request.maps_only))
+    tracker = tracker or WorkTracker(progress, estimate_request(model, request.maps_only), should_stop)
     pixels = _as_pixels(image)
     layers = _check_layers(model, request.layers)
     methods = _check_methods(request.methods)
@@ -282,7 +287,7 @@ def explain_maps(
         forward = ForwardPass(model, tensor, layers)
     chosen = forward.top1 if target is None else target
     predictions, target_prediction = _predictions(model, forward.logits, chosen)
-    domain = domain_check(torch.softmax(forward.logits[0].double(), dim=0).cpu().numpy())
+    domain = domain_check(torch.softmax(forward.logits[0].double(), dim=0).cpu().numpy(), pixels)
     need_gradients = any(METHODS[m].uses_gradients for m in methods)
     gradients = forward.gradients(chosen) if need_gradients and not request.aug_smooth else None
     timings = {"prediction + gradients": time.perf_counter() - started}
@@ -727,15 +732,23 @@ class _HookedAblationCAM(AblationCAM):
 
 
 class WorkTracker:
-    """Turns units of work done into a fraction and an estimate of the time left for the progress callback."""
+    """Turns units of work done into a fraction and an estimate of the time left for the progress callback;
+    every step is also where a stopped job ends (``should_stop``)."""
 
-    def __init__(self, callback: Progress | None, total: float):
+    def __init__(self, callback: Progress | None, total: float, should_stop: ShouldStop | None = None):
         self.callback = callback
         self.total = max(total, 1.0)
         self.done = 0.0
         self.started = time.perf_counter()
+        self.should_stop = should_stop
+
+    def check(self) -> None:
+        """Raise ``WorkCancelled`` when the caller has gone (asked again, left, or its deadline passed)."""
+        if self.should_stop is not None and self.should_stop():
+            raise WorkCancelled(f"stopped after {self.done:g} of {self.total:g} steps: nobody waits for the result")
 
     def advance(self, units: float, message: str) -> None:
+        self.check()
         self.done = min(self.total, self.done + units)
         if self.callback is None:
             return

@@ -24,7 +24,7 @@ from services.cam.render import (
 )
 from services.cam.road import RoadScores
 from services.cam.sanity import PASS_BELOW, SanityCheck
-from services.cam.trust import MAX_ENTROPY, MIN_TOP_PROBABILITY
+from services.cam.trust import MAX_ENTROPY, MAX_FLAT_SHARE, MIN_TOP_PROBABILITY
 
 # --- the page's explanatory text ---------------------------------------------------------------------------
 HOW_IT_WORKS = r"""
@@ -56,12 +56,21 @@ become evidence per unit of image area, then all layers are divided by the same 
 by the map, and Δp is the change of the target class probability. Near 0 or positive: the map kept what the
 decision rests on. Strongly negative: the evidence was outside the highlighted area.
 
-**Out of domain.** A network trained on photos still answers for a chart, a flat colour or noise, with a
-flat distribution over its 1000 classes. The page warns when the prediction's entropy is above
-{MAX_ENTROPY} nats (6.91 is a uniform guess) or its top probability below {MIN_TOP_PROBABILITY}: calibrated on
-EfficientNet-Lite0, where the bundled photos gave 0.39–5.16 nats and p 0.134–0.950, flat colours and noise
-5.93–6.91 nats and p ≤ 0.051. Charts and text are not caught: confidence is not a picture classifier.
-""".replace("{MAX_ENTROPY}", f"{MAX_ENTROPY}").replace("{MIN_TOP_PROBABILITY}", f"{MIN_TOP_PROBABILITY}")
+**Out of domain.** A network trained on photos still names a class for a chart, a flat colour or noise, so
+the page runs two tests and warns above the grid when either fires. *The prediction*: entropy above
+{MAX_ENTROPY} nats (6.91 is a uniform guess) or top probability below {MIN_TOP_PROBABILITY}; on
+EfficientNet-Lite0 the bundled photos gave 0.39–5.16 nats and p 0.136–0.950, flat colours and noise
+5.93–6.91 nats and p ≤ 0.051. It misses charts and text, which can make the network confident (p up to
+0.57), and fires on some close-up textures (scikit-image's grass and gravel photos).
+*The picture*: the flat share, the largest part of the picture made of pixels of one exact colour whose four
+neighbours have the same colour. Drawn pictures (charts, text, diagrams, screenshots) sit on a plain
+background; in a photo, sensor noise and texture leave almost no pixel equal to all its neighbours. Flagged
+above {MAX_FLAT_SHARE:.0%}: the bundled photos have at most 10% (the astronaut's black sky), other
+scikit-image photos at most 17% (a retina on its black mask); generated charts and a text page 70–90%, still
+52–53% after JPEG compression. A photo or scan *of* a page is not caught (its noise breaks the flat area), and a
+photo with a large clipped sky, black bars or a studio-white background can be flagged.
+""".replace("{MAX_ENTROPY}", f"{MAX_ENTROPY}").replace("{MIN_TOP_PROBABILITY}", f"{MIN_TOP_PROBABILITY}").replace(
+    "{MAX_FLAT_SHARE:.0%}", f"{MAX_FLAT_SHARE:.0%}")
 
 ROAD_INTRO = (
     "ROAD (Rong et al. 2022, pytorch-grad-cam's `ROADCombined`) removes the most relevant pixels, and separately "

@@ -29,7 +29,9 @@ from services.cam.explain import (
     Explanation,
     LayerMap,
     Progress,
+    ShouldStop,
     WorkTracker,
+    _check_layers,
     explain_maps,
     with_guided_backprop,
 )
@@ -99,12 +101,17 @@ def estimate_sanity_passes(layers: Sequence[str], guided: bool) -> int:
 
 
 def sanity_check(model: CamModel, image: np.ndarray, request: ExplainRequest, *, seed: int = 0,
-                 guided: bool = True, progress: Progress | None = None) -> SanityCheck:
+                 guided: bool = True, progress: Progress | None = None,
+                 should_stop: ShouldStop | None = None) -> SanityCheck:
     """Cascading randomisation on a deep copy of the network (the shared model is never touched): after each
-    step, every chosen map's Spearman rank correlation and SSIM with the original map."""
+    step, every chosen map's Spearman rank correlation and SSIM with the original map. ``should_stop`` is asked
+    before every pass (the heavy-work pool's stop); ``WorkCancelled`` when it says so."""
     started = time.perf_counter()
     request = request.replace(guided=False, faithfulness=False, aug_smooth=False,
                               methods=tuple(m for m in request.methods if not METHODS[m].slow) or ("gradcam",))
+    stages = cascade_stages(model, _check_layers(model, request.layers))
+    tracker = WorkTracker(progress, len(stages) + 1, should_stop)
+    tracker.check()
     original = explain_maps(model, image, request)
     target = original.target.index
     fixed = request.replace(target=target)  # the same class all the way down, as in the paper
@@ -112,8 +119,7 @@ def sanity_check(model: CamModel, image: np.ndarray, request: ExplainRequest, *,
     network = copy.deepcopy(model.network)
     guided_network = guided_copy(network)  # randomised alongside, module for module, with the same numbers
     generator = torch.Generator().manual_seed(seed)
-    stages = cascade_stages(model, original.layers)
-    tracker = WorkTracker(progress, len(stages))
+    tracker.advance(1, "original maps")
     steps = []
     for stage, modules in stages:
         with torch.no_grad():
@@ -126,6 +132,7 @@ def sanity_check(model: CamModel, image: np.ndarray, request: ExplainRequest, *,
         after = explain_maps(randomised, image, fixed)
         guided_similarity = None
         if original_guided is not None:
+            tracker.check()
             moved = with_guided_backprop(randomised, after).guided_backprop
             assert moved is not None  # with_guided_backprop always fills it
             guided_similarity = _spearman(np.abs(original_guided).sum(axis=2), np.abs(moved).sum(axis=2))

@@ -119,3 +119,32 @@ def test_sanity_check_plot_in_the_browser(page, app_url):
     assert "when the weights are randomised" in body and "Guided backprop keeps rank correlation" in body
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 1
     screenshot(page, "gradcam-sanity-check")
+
+
+def test_out_of_domain_banner_above_the_grid_on_a_laptop(page, app_url, tmp_path):
+    """Issue 15: an uploaded chart gets the out-of-domain banner, in the first 1280 × 720 screen, above the grid;
+    the bundled photo before it had none."""
+    from PIL import Image
+
+    from tests.browser.conftest import ARTIFACTS
+    from tests.test_cam_trust import bar_chart
+
+    page.set_viewport_size({"width": 1280, "height": 720})
+    _open(page, f"{app_url}/gradcam?layers=_blocks.4,_blocks.15,_conv_head&faith=0&guided_cam=0")
+    banner = page.locator('[data-testid="stAlert"]').filter(has_text="looks unlike the photos")
+    assert banner.count() == 0
+    chart = tmp_path / "chart.png"
+    Image.fromarray(bar_chart()).save(chart)
+    page.get_by_text("Upload", exact=True).click()
+    page.locator('[data-testid="stSidebar"] [data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
+        str(chart))
+    _wait_for_text(page, "looks unlike the photos")
+    settle(page)
+    assert_clean(page)
+    assert banner.count() == 1 and "one flat colour" in banner.inner_text()
+    box = banner.bounding_box()
+    grid = page.locator('[data-testid="stMain"] [data-testid="stImage"]').first.bounding_box()
+    assert box is not None and grid is not None and box["y"] + box["height"] <= grid["y"]  # above the grid
+    assert box["y"] + box["height"] <= 720  # read without scrolling
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "gradcam-out-of-domain-1280x720.png"))
