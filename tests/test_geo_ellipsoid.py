@@ -126,3 +126,78 @@ def test_the_ellipsoid_circle_edge_is_at_the_geodesic_radius():
         edge = [(a, b) for a, b in ring if abs(a) < 89.999]  # the pole-closing vertices are not on the edge
         edge_lat, edge_lon = np.array(edge).T
         np.testing.assert_allclose(geodesic_km(lat, lon, edge_lat, edge_lon), radius, rtol=0, atol=1e-6)
+
+
+def _clustered_points():
+    """A dense cluster of duplicates (the one-call proof cannot hold there) amid uniform points."""
+    lat, lon = _points(3000, seed=6)
+    lat[10:70], lon[10:70] = 45.0, 7.0  # sixty places at the same spot
+    lat[70:90], lon[70:90] = 45.0 + np.linspace(0, 0.002, 20), 7.001  # and a ring of near-ties beside them
+    return lat, lon
+
+
+@pytest.mark.parametrize("engine", ["rtree", "strtree", "brute", "balltree"])
+def test_nearest_is_exact_where_the_first_candidates_do_not_prove_it(engine):
+    lat, lon = _clustered_points()
+    index = PointIndex(lat, lon, engine)
+    for q_lat, q_lon, k in [(45.0, 7.0, 3), (45.01, 7.0, 25), (45.0005, 7.0008, 64), (-45.0, -173.0, 5),
+                            (-45.0 + 1e-7, -173.0, 1), (45.0, 7.0, 3000), (12.0, -40.0, 10)]:
+        order, km = _brute(lat, lon, q_lat, q_lon)
+        got = ellipsoid_nearest(index, q_lat, q_lon, k)
+        np.testing.assert_array_equal(got["idx"].to_numpy(), order[:k], err_msg=f"{engine} {q_lat}, {q_lon}, {k}")
+        np.testing.assert_allclose(got["distance_km"], km[:k], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("engine", ["rtree", "strtree", "brute", "balltree"])
+def test_within_on_every_engine_equals_the_geodesic_filter(engine):
+    lat, lon = _clustered_points()
+    index = PointIndex(lat, lon, engine)
+    for q_lat, q_lon in [(45.0, 7.0), (-45.0, -173.0), (89.9, 0.0), (0.0, 179.99)]:
+        order, km = _brute(lat, lon, q_lat, q_lon)
+        for radius in (0.0, 0.1, 250.0, 5000.0, 20_000.0):
+            got = ellipsoid_within(index, q_lat, q_lon, radius)
+            np.testing.assert_array_equal(got["idx"].to_numpy(), order[km <= radius], err_msg=f"{radius}")
+            np.testing.assert_allclose(got["distance_km"], km[km <= radius], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("engine", ["rtree", "brute"])
+def test_sphere_candidates_keep_their_promise(engine):
+    """candidates_nearest: every point left out is at least outside_km away on the sphere; candidates_within:
+    exactly the points within the radius."""
+    lat, lon = _clustered_points()
+    index = PointIndex(lat, lon, engine)
+    rng = np.random.default_rng(8)
+    for q_lat, q_lon in zip(np.degrees(np.arcsin(rng.uniform(-1, 1, 40))), rng.uniform(-180, 180, 40)):
+        sphere = haversine_km(q_lat, q_lon, lat, lon)
+        rows, dist, outside = index.candidates_nearest(float(q_lat), float(q_lon), 12)
+        assert rows.size >= 12 and np.array_equal(dist, sphere[rows])
+        others = np.setdiff1d(np.arange(lat.size), rows)
+        assert (sphere[others] >= outside).all()
+        rows, dist = index.candidates_within(float(q_lat), float(q_lon), 1500.0)
+        assert np.array_equal(np.sort(rows), np.flatnonzero(sphere <= 1500.0))
+    rows, _, outside = index.candidates_nearest(0.0, 0.0, lat.size)
+    assert rows.size == lat.size and outside == np.inf
+
+
+def test_an_empty_index_has_no_ellipsoid_neighbours():
+    empty = PointIndex([], [], "rtree")
+    assert ellipsoid_nearest(empty, 0.0, 0.0, 3).empty and ellipsoid_within(empty, 0.0, 0.0, 100.0).empty
+
+
+@pytest.mark.parametrize("engine", ["rtree", "strtree", "brute", "balltree"])
+def test_the_geodesic_nearest_can_lie_beyond_the_spheres_first_candidates(engine):
+    """At the equator a degree of latitude is 0.67 % shorter on the ellipsoid than a degree of longitude:
+    a point due north at 1.0065 x the sphere distance of thirty points due east is the geodesic nearest,
+    though the sphere ranks it 31st; only the widened reach finds it."""
+    x_deg = np.degrees(100.0 / 6371.0088)
+    east_lon = x_deg * (1 + 1e-5 * np.arange(30))
+    lat = np.r_[np.zeros(30), 1.0065 * x_deg, 5.0]
+    lon = np.r_[east_lon, 0.0, 5.0]
+    index = PointIndex(lat, lon, engine)
+    assert index.nearest(0.0, 0.0, 31)["idx"].iloc[-1] == 30  # the sphere: last of the 31
+    for k in (1, 2, 12):
+        order, km = _brute(lat, lon, 0.0, 0.0)
+        got = ellipsoid_nearest(index, 0.0, 0.0, k)
+        assert got["idx"].iloc[0] == 30
+        np.testing.assert_array_equal(got["idx"].to_numpy(), order[:k])
+        np.testing.assert_allclose(got["distance_km"], km[:k], rtol=0, atol=1e-6)
