@@ -201,3 +201,49 @@ def test_the_geodesic_nearest_can_lie_beyond_the_spheres_first_candidates(engine
         assert got["idx"].iloc[0] == 30
         np.testing.assert_array_equal(got["idx"].to_numpy(), order[:k])
         np.testing.assert_allclose(got["distance_km"], km[:k], rtol=0, atol=1e-6)
+
+
+def _shape(polygons):
+    import shapely
+
+    return shapely.union_all([
+        shapely.Polygon([(b, a) for a, b in rings[0]], [[(b, a) for a, b in hole] for hole in rings[1:]])
+        for rings in polygons
+    ])
+
+
+@pytest.mark.parametrize("lat, lon", [(48.85, 2.35), (0.0, 0.0), (-33.0, 151.0), (89.5, 10.0), (0.0, 179.9)])
+def test_the_ellipsoid_circle_holds_exactly_the_points_within_the_radius_for_any_radius(lat, lon):
+    """Points anywhere and points near the antipode (where the cut locus bends the far edge) are inside the
+    drawn circle exactly when their geodesic distance is at most the radius; the edge is at the radius."""
+    import shapely
+
+    from services.geo.ellipsoid import ellipsoid_circle, ellipsoid_destination
+
+    rng = np.random.default_rng(3)
+    q_lat = np.degrees(np.arcsin(rng.uniform(-1, 1, 3000)))
+    q_lon = rng.uniform(-180, 180, 3000)
+    near = [ellipsoid_destination(-lat, lon + 180.0 if lon <= 0 else lon - 180.0, b, d)
+            for b, d in zip(rng.uniform(0, 360, 1500), rng.uniform(0, 120, 1500))]
+    q_lat = np.r_[q_lat, [p[0][0] for p in near]]
+    q_lon = np.r_[q_lon, [p[1][0] for p in near]]
+    dist = geodesic_km(lat, lon, q_lat, q_lon)
+    for radius in (3000.0, 12_000.0, 19_000.0, 19_980.0, 19_995.0, 20_001.0, 20_003.5, 20_010.0):
+        polygons = ellipsoid_circle(lat, lon, radius)
+        shape = _shape(polygons)
+        inside = shapely.intersects_xy(shape, q_lon, q_lat)
+        assert np.array_equal(inside, dist <= radius), (radius, np.flatnonzero(inside != (dist <= radius))[:5])
+        if radius < 20_003.0:  # some points lie beyond it: the far side is really cut out
+            assert (~inside).any()
+        edge = np.array([v for rings in polygons for ring in rings for v in ring])
+        on_edge = geodesic_km(lat, lon, edge[:, 0], edge[:, 1])
+        # Vertices are on the edge, or on the world's border / a pole where the map cuts the disc.
+        border = (np.abs(np.abs(edge[:, 1]) - 180.0) < 1e-9) | (np.abs(np.abs(edge[:, 0]) - 90.0) < 1e-9)
+        np.testing.assert_allclose(on_edge[~border], radius, rtol=0, atol=1e-6)
+
+
+def test_an_ellipsoid_circle_beyond_every_point_is_the_world():
+    from services.geo.ellipsoid import ellipsoid_circle
+
+    (outer, *holes), = ellipsoid_circle(10.0, 20.0, 20_005.0)
+    assert not holes and {(round(a), round(b)) for a, b in outer} == {(-90, -180), (-90, 180), (90, 180), (90, -180)}

@@ -15,11 +15,21 @@ import math
 
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import Geod
 
 from services.geo.errors import InvalidSearchError
 from services.geo.results import ranked, validate_k, validate_query, validate_radius
-from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM, haversine_km, wrap_longitude
+from services.geo.sphere import (
+    EARTH_RADIUS_KM,
+    MAX_DISTANCE_KM,
+    Polygon,
+    fold_into_world,
+    haversine_km,
+    leaflet_polygons,
+    ring_polygon,
+    wrap_longitude,
+)
 
 #: Distance models the page offers: key -> label.
 MODELS: dict[str, str] = {
@@ -73,6 +83,64 @@ def ellipsoid_destination(lat: float, lon: float, bearing_deg, distance_km: floa
     lons, lats, _ = GEOD.fwd(np.full(bearings.size, lon), np.full(bearings.size, lat), bearings,
                              np.full(bearings.size, distance_km * 1000.0))
     return np.asarray(lats), np.asarray(wrap_longitude(np.asarray(lons)))
+
+
+#: Up to this radius the circle is drawn as the region around the centre, beyond it as the world minus the
+#: region around the antipode (either is exact; this keeps each polygon well inside its hemisphere).
+_CAP_MAX_KM = 10_000.0
+_BISECTIONS = 40  # bearing steps of 360° / 720 / 2**40: the cut-locus corner to well under a millimetre
+
+
+def ellipsoid_circle(lat: float, lon: float, radius_km: float, segments: int = 720, *,
+                     split_at_antimeridian: bool = True) -> list[Polygon]:
+    """The points within WGS84 geodesic ``radius_km`` of (lat, lon), as flat-map polygons like
+    :func:`services.geo.sphere.geodesic_circle`, for any radius.
+
+    The edge is traced by the direct problem (Karney) at ``segments`` bearings, keeping only the bearings
+    whose geodesic is still the shortest path at ``radius_km`` (the inverse problem gives the radius back).
+    Past the cut locus, a short arc of the antipodal parallel where two shortest geodesics meet, a ray is
+    no longer shortest, and nothing on it beyond the cut is on the edge: the edge is then traced by the
+    rays that are, and meets itself on the cut locus, where each switch between kept and dropped bearings
+    is found by bisection. When no ray is kept, no point is farther than the radius: the whole world.
+    """
+    if not (radius_km > 0 and math.isfinite(radius_km)):
+        raise InvalidSearchError(f"radius must be a positive number of km, got {radius_km!r}")
+    lats, lons = _edge(lat, lon, radius_km, segments)
+    world = shapely.box(-180.0, -90.0, 180.0, 90.0)
+    if lats.size < 3:
+        return leaflet_polygons(world)
+    if radius_km <= _CAP_MAX_KM:
+        cap = ring_polygon(lat, lats, lons)
+        return leaflet_polygons(fold_into_world(cap) if split_at_antimeridian else cap)
+    hole = ring_polygon(-lat, lats, lons)  # the far side, around the antipode
+    return leaflet_polygons(shapely.difference(world, fold_into_world(hole)))
+
+
+def _edge(lat: float, lon: float, radius_km: float, segments: int) -> tuple[np.ndarray, np.ndarray]:
+    """Edge vertices in bearing order: direct-problem points whose geodesic is shortest, plus the corners
+    where the edge meets the cut locus."""
+    bearings = np.linspace(0.0, 360.0, segments, endpoint=False)
+    kept = _shortest_at(lat, lon, bearings, radius_km)
+    chosen = [bearings[kept]]
+    for i in np.flatnonzero(kept != np.roll(kept, -1)):  # a switch between bearing i and the next
+        inside, outside = bearings[i], bearings[i] + 360.0 / segments
+        if not kept[i]:
+            inside, outside = outside, inside
+        for _ in range(_BISECTIONS):
+            middle = 0.5 * (inside + outside)
+            if _shortest_at(lat, lon, np.array([middle]), radius_km)[0]:
+                inside = middle
+            else:
+                outside = middle
+        chosen.append(np.array([inside % 360.0]))
+    edge = np.sort(np.concatenate(chosen))
+    return ellipsoid_destination(lat, lon, edge, radius_km)
+
+
+def _shortest_at(lat: float, lon: float, bearings: np.ndarray, radius_km: float) -> np.ndarray:
+    """Whether the geodesic leaving (lat, lon) at each bearing is still a shortest path after ``radius_km``."""
+    lats, lons = ellipsoid_destination(lat, lon, bearings, radius_km)
+    return geodesic_km(lat, lon, lats, lons) >= radius_km - 1e-8  # 10 µm: far above the solver's error
 
 
 def sphere_reach_km(geodesic: float) -> float:
