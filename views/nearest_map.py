@@ -10,9 +10,10 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from components.figure_export import show_figure
+from components.heavy import run_heavy
 from components.page_header import page_header
 from components.url_state import Param, publish, restore
-from services.budget import JOIN_PAGE_MAX_ROWS
+from services.budget import JOIN_DEADLINE_S, JOIN_PAGE_MAX_ROWS
 from services.geo.batch import BatchIndex, named_join
 from services.geo.benchmark import BENCH_BACKENDS, DEFAULT_SIZES, page_benchmark
 from services.geo.ellipsoid import MODELS, model_disagreement
@@ -57,6 +58,7 @@ from services.geo.places import (
 )
 from services.geo.search import MODES, results_table, table_columns, timed_search
 from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM
+from services.workers import WorkTimeout
 from views.catalog import PageInfo
 
 TITLE = "Nearest-neighbour map"
@@ -406,15 +408,16 @@ def _batch_panel() -> None:
         request = (queries_key, dataset_key, mode, int(k), float(radius), model)
         if st.button("Run the join", icon=":material/play_arrow:", key="nn_batch_run", disabled=too_big):
             progress = st.progress(0.0, text="Starting…")
-            try:
-                join = index.join(q_lat, q_lon, mode, int(k), float(radius), max_rows=JOIN_PAGE_MAX_ROWS,
-                                  progress=lambda done, step: progress.progress(done, text=step), model=model)
-            except GeoError as exc:  # a radius join that outgrew its estimate stops with this message
+            try:  # on the shared pool, under a deadline; the join checks should_stop between chunks
+                join = run_heavy(index.join, q_lat, q_lon, mode, int(k), float(radius), max_rows=JOIN_PAGE_MAX_ROWS,
+                                 model=model, what="The batch join", deadline_s=JOIN_DEADLINE_S,
+                                 progress=lambda done, step: progress.progress(done, text=step))
+            except (GeoError, WorkTimeout) as exc:  # too large after all, or too slow: what was shown stays
                 st.error(f"Cannot join: {exc}")
-                return
+            else:
+                st.session_state["nn_batch_result"] = (request, named_join(join, queries, places))
             finally:
                 progress.empty()
-            st.session_state["nn_batch_result"] = (request, named_join(join, queries, places))
         result = st.session_state.get("nn_batch_result")
         if result is None or result[0] != request:
             return
