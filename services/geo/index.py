@@ -78,6 +78,11 @@ class PointIndex:
     def __repr__(self) -> str:
         return f"PointIndex({len(self)} points, backend={self.backend!r})"
 
+    @property
+    def engine(self) -> Engine:
+        """The engine behind this index (for PostGIS, the store, whose ``join`` runs in the database)."""
+        return self._engine
+
     def nearest(self, lat: float, lon: float, k: int) -> pd.DataFrame:
         """The ``k`` points closest to (lat, lon); all points when ``k`` exceeds their number."""
         lat, lon = validate_query(lat, lon)
