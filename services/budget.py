@@ -53,6 +53,8 @@ JOIN_PAGE_MAX_ROWS = 1_000_000
 JOIN_CHUNK_ROWS = 2_000_000
 #: Query points sampled to estimate the size of a radius join before running it.
 JOIN_ESTIMATE_SAMPLE = 2_000
+#: Longest a visitor waits for a batch join on the page (it runs on the heavy-work pool) before a message.
+JOIN_DEADLINE_S = 120.0
 
 # --- KNN (services.knn) -----------------------------------------------------------------------------------
 #: An uploaded CSV table: bytes and data rows.

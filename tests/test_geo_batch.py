@@ -181,3 +181,48 @@ def test_ellipsoid_join_equals_per_query_geodesic_search(world, mode, k, radius)
                                     "rank": np.arange(1, len(hits) + 1),
                                     "distance_km": hits["distance_km"].to_numpy()}))
     _assert_same(got, pd.concat(frames, ignore_index=True))
+
+
+def test_a_join_asked_to_stop_stops_between_chunks(world, monkeypatch):
+    import services.geo.batch as batch_module
+    from services.geo.errors import JoinStopped
+
+    _, _, batch, _, _ = world
+    monkeypatch.setattr(batch_module, "JOIN_CHUNK_ROWS", 110)  # 10 queries per chunk at K = 10
+    seen = []
+    asked = []
+    q_lat, q_lon = _queries(n=95)
+    with pytest.raises(JoinStopped, match="after 30 of 95 query points"):
+        batch.join(q_lat, q_lon, "nearest", 10, progress=lambda f, m: seen.append(f),
+                   should_stop=lambda: asked.append(1) or len(asked) > 3)
+    assert len(seen) == 3 and len(asked) == 4  # three chunks done, asked before each and the fourth
+
+
+def test_a_join_past_its_deadline_frees_the_worker(world, monkeypatch):
+    """Through the heavy-work pool, as the page runs it: the caller gets WorkTimeout at its deadline, and
+    the join, told to stop, ends at its next chunk instead of holding the pool's only worker."""
+    import threading
+    import time
+
+    import services.geo.batch as batch_module
+    from services.workers import HeavyWorkPool, WorkTimeout
+
+    _, _, batch, _, _ = world
+    monkeypatch.setattr(batch_module, "JOIN_CHUNK_ROWS", 11)  # one query per chunk: 300 chunks
+    chunks = []
+    ended = threading.Event()
+
+    def slow_join(*args, should_stop, **kwargs):
+        try:
+            return batch.join(*args, progress=lambda f, m: (chunks.append(f), time.sleep(0.02)),
+                              should_stop=should_stop, **kwargs)
+        finally:
+            ended.set()
+
+    pool = HeavyWorkPool(1)
+    q_lat, q_lon = _queries(n=300)
+    with pytest.raises(WorkTimeout, match="The batch join took longer than"):
+        pool.run("viewer", slow_join, q_lat, q_lon, "nearest", 10, deadline_s=0.3, what="The batch join")
+    assert ended.wait(2.0), "the join kept running after its caller gave up"
+    assert 0 < len(chunks) < 300
+    assert pool.run("viewer", lambda: "free", deadline_s=5.0) == "free"

@@ -249,3 +249,20 @@ def test_ellipsoid_model_ranks_by_geodesic_and_says_how_much_it_differs(page, no
     assert not table["distance_km"].equals(sphere["distance_km"])
     assert any("geodesic km on the WGS84 ellipsoid" in m.value for m in page.markdown)
     assert page.query_params["nn_model"] == "ellipsoid"
+
+
+def test_a_batch_join_past_its_deadline_says_so_and_keeps_the_shown_result(page, no_exceptions, monkeypatch):
+    import views.nearest_map as view
+
+    csv = b"name,lat,lon\nnear Paris,48.85,2.35\nnear Tokyo,35.68,139.69\n"
+    page.file_uploader(key="nn_batch_upload").upload("queries.csv", csv, "text/csv")
+    _run(page, no_exceptions)
+    page.button(key="nn_batch_run").click()
+    _run(page, no_exceptions)
+    shown = [frame.value for frame in page.dataframe if "query_name" in frame.value.columns][0]
+    monkeypatch.setattr(view, "JOIN_DEADLINE_S", 0.0)  # every run is past its deadline at once
+    page.button(key="nn_batch_run").click()
+    _run(page, no_exceptions)
+    assert any("Cannot join: The batch join took longer than 0 s" in e.value for e in page.error)
+    kept = [frame.value for frame in page.dataframe if "query_name" in frame.value.columns][0]
+    pd.testing.assert_frame_equal(kept, shown)

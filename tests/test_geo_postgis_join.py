@@ -83,3 +83,16 @@ def test_a_server_stopping_mid_join_gives_a_clear_message(postgis_cluster, postg
     finally:
         postgis_cluster.start()
         store.close()
+
+
+def test_a_lateral_join_asked_to_stop_stops_after_a_chunk(stores):
+    from services.geo.errors import JoinStopped
+
+    store, batch = stores
+    q_lat, q_lon = _queries()
+    asked = []
+    with pytest.raises(JoinStopped, match="after 690 result rows"):  # the first chunk: 230 queries x 3
+        store.join(q_lat, q_lon, "nearest", 3, should_stop=lambda: asked.append(1) or True)
+    assert len(asked) == 1
+    _assert_same(store.join(q_lat, q_lon, "nearest", 3, should_stop=lambda: False),
+                 batch.join(q_lat, q_lon, "nearest", 3))

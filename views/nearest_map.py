@@ -10,9 +10,10 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from components.figure_export import show_figure
+from components.heavy import run_heavy
 from components.page_header import page_header
 from components.url_state import Param, publish, restore
-from services.budget import JOIN_PAGE_MAX_ROWS
+from services.budget import JOIN_DEADLINE_S, JOIN_PAGE_MAX_ROWS
 from services.geo.batch import BatchIndex, named_join
 from services.geo.benchmark import BENCH_BACKENDS, DEFAULT_SIZES, page_benchmark
 from services.geo.ellipsoid import MODELS, model_disagreement
@@ -57,6 +58,7 @@ from services.geo.places import (
 )
 from services.geo.search import MODES, results_table, table_columns, timed_search
 from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM
+from services.workers import WorkTimeout
 from views.catalog import PageInfo
 
 TITLE = "Nearest-neighbour map"
@@ -403,23 +405,44 @@ def _batch_panel() -> None:
         st.caption(join_plan(len(queries), len(places), estimate, JOIN_PAGE_MAX_ROWS))
         too_big = estimate.rows > JOIN_PAGE_MAX_ROWS
         model = st.session_state.get("nn_model", "sphere")  # the Distance switch of the panel above
-        request = (queries_key, dataset_key, mode, int(k), float(radius), model)
+        engine, dsn = st.session_state.get("_nn_engine", ("rtree", None))
+        in_database = engine == POSTGIS and model == "sphere"
+        if engine == POSTGIS and not in_database:
+            st.caption("PostGIS measures on the sphere: the join on the ellipsoid runs in memory.")
+        request = (queries_key, dataset_key, mode, int(k), float(radius), model, in_database)
         if st.button("Run the join", icon=":material/play_arrow:", key="nn_batch_run", disabled=too_big):
             progress = st.progress(0.0, text="Starting…")
-            try:
-                join = index.join(q_lat, q_lon, mode, int(k), float(radius), max_rows=JOIN_PAGE_MAX_ROWS,
-                                  progress=lambda done, step: progress.progress(done, text=step), model=model)
-            except GeoError as exc:  # a radius join that outgrew its estimate stops with this message
+
+            def report(done: float, step: str) -> None:
+                progress.progress(done, text=step)
+
+            try:  # on the shared pool, under a deadline; both joins check should_stop between chunks
+                if in_database:
+                    store = cached_index(dataset_key, POSTGIS, places["lat"].to_numpy(), places["lon"].to_numpy(),
+                                         dsn).engine
+                    join = run_heavy(store.join, q_lat, q_lon, mode, int(k), float(radius),
+                                     max_rows=JOIN_PAGE_MAX_ROWS, what="The PostGIS join", deadline_s=JOIN_DEADLINE_S,
+                                     progress=report)
+                else:
+                    join = run_heavy(index.join, q_lat, q_lon, mode, int(k), float(radius),
+                                     max_rows=JOIN_PAGE_MAX_ROWS, model=model, what="The batch join",
+                                     deadline_s=JOIN_DEADLINE_S, progress=report)
+            except BackendError as exc:  # the database failed mid-join: what was shown stays
+                st.error(f"The PostGIS join failed: {exc}. Pick an in-memory engine to keep going.")
+            except (GeoError, WorkTimeout) as exc:  # too large after all, or too slow: what was shown stays
                 st.error(f"Cannot join: {exc}")
-                return
+            else:
+                st.session_state["nn_batch_result"] = (request, named_join(join, queries, places))
             finally:
                 progress.empty()
-            st.session_state["nn_batch_result"] = (request, named_join(join, queries, places))
         result = st.session_state.get("nn_batch_result")
         if result is None or result[0] != request:
             return
         named = result[1]
         st.markdown(join_summary(named, len(queries), model))
+        if in_database:
+            st.caption("Joined in PostGIS: `CROSS JOIN LATERAL` in chunks of 2,000 query points, re-ranked by the "
+                       "project's great-circle distance (equal to the in-memory join).")
         st.dataframe(named.head(JOIN_PREVIEW_ROWS), hide_index=True, width="stretch", key="nn_batch_table")
         show_figure(join_links_figure(named), "nearest-neighbour-join", key="nn_batch_fig")
         st.download_button("Download the join (CSV)", data=lambda: named.to_csv(index=False),
@@ -504,6 +527,7 @@ def _search_panel() -> None:
             _choose_query(dataset_key, places)
             mode, k, radius = _choose_search(len(places))
             engine, dsn = _choose_engine()
+            st.session_state["_nn_engine"] = (engine, dsn)  # PostGIS runs the batch join in the database
         with st.expander("Map display", icon=":material/layers:"):
             base = st.selectbox("Base map", list(BASE_MAPS), format_func=lambda key: BASE_MAPS[key][0],
                                 key="nn_base")

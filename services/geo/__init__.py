@@ -14,6 +14,7 @@ from services.geo.errors import (
     GeoError,
     InvalidCoordinatesError,
     InvalidSearchError,
+    JoinStopped,
     PointsFileError,
     RequestTooLargeError,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "GeoError",
     "InvalidCoordinatesError",
     "InvalidSearchError",
+    "JoinStopped",
     "RequestTooLargeError",
     "LoadedPoints",
     "PointIndex",

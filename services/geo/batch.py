@@ -22,7 +22,7 @@ from scipy.spatial import cKDTree
 
 from services.budget import JOIN_CHUNK_ROWS, JOIN_ESTIMATE_SAMPLE, JOIN_MAX_ROWS
 from services.geo.ellipsoid import MODELS, RATIO_HIGH, RATIO_LOW, geodesic_km
-from services.geo.errors import InvalidSearchError, RequestTooLargeError
+from services.geo.errors import InvalidSearchError, JoinStopped, RequestTooLargeError
 from services.geo.results import rank, validate_k, validate_points, validate_radius
 from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM, haversine_km, unit_vectors
 
@@ -99,12 +99,15 @@ class BatchIndex:
         max_rows: int = JOIN_MAX_ROWS,
         progress: Progress | None = None,
         model: str = "sphere",
+        should_stop: Callable[[], bool] | None = None,
     ) -> pd.DataFrame:
         """One row per (query, place): :data:`JOIN_COLUMNS`, by query row, then rank.
 
         Equal to running ``PointIndex.nearest`` / ``within`` / ``search(mode="both")`` for every query.
         Raises :class:`RequestTooLargeError` before starting (or as soon as a radius join passes
-        ``max_rows``) instead of running out of memory.
+        ``max_rows``) instead of running out of memory. ``should_stop`` (the heavy-work pool passes it) is
+        asked before every chunk; once it says so the join stops with :class:`JoinStopped`, so a caller
+        that gave up frees the worker within one chunk.
         """
         mode, k, radius_km = validate_join_spec(mode, k, radius_km)
         if model not in MODELS:
@@ -127,6 +130,8 @@ class BatchIndex:
         floats = np.empty((1, known)) if known is not None else None
         parts, total = [], 0
         for start in range(0, n, chunk):
+            if should_stop is not None and should_stop():
+                raise JoinStopped(f"the join was stopped after {start:,} of {n:,} query points")
             stop = min(start + chunk, n)
             chunk_join = self._chunk if model == "sphere" else self._ellipsoid_chunk
             query, place, ranks, dist = chunk_join(q_lat[start:stop], q_lon[start:stop], mode, k, radius_km, workers)

@@ -35,6 +35,10 @@ class RequestTooLargeError(GeoError):
     """A request that would exceed the budget in :mod:`services.budget` (rows, positions, result rows)."""
 
 
+class JoinStopped(GeoError):
+    """A batch join was asked to stop (its caller gave up: a deadline, or a newer request) between chunks."""
+
+
 class BackendError(GeoError, RuntimeError):
     """An engine failed while answering (the database stopped, a table vanished); the message is safe to
     show (no password). Also a ``RuntimeError`` so older callers that caught that still do."""

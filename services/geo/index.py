@@ -78,6 +78,11 @@ class PointIndex:
     def __repr__(self) -> str:
         return f"PointIndex({len(self)} points, backend={self.backend!r})"
 
+    @property
+    def engine(self) -> Engine:
+        """The engine behind this index (for PostGIS, the store, whose ``join`` runs in the database)."""
+        return self._engine
+
     def nearest(self, lat: float, lon: float, k: int) -> pd.DataFrame:
         """The ``k`` points closest to (lat, lon); all points when ``k`` exceeds their number."""
         lat, lon = validate_query(lat, lon)
@@ -87,6 +92,29 @@ class PointIndex:
         """Every point at most ``radius_km`` from (lat, lon)."""
         lat, lon = validate_query(lat, lon)
         return self._engine.within(lat, lon, validate_radius(radius_km))
+
+    # -- unranked candidates, for re-ranking by another distance (the WGS84 ellipsoid) ------------------------
+    # Queries arrive validated. An engine may answer these itself (the R-tree does, without building or
+    # sorting a frame); otherwise its ranked answer is used.
+
+    def candidates_nearest(self, lat: float, lon: float, count: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """``(rows, sphere_km, outside_km)``: at least ``min(count, len(self))`` rows with their great-circle
+        km, in no particular order, and a distance every other point is at least as far as (inf when the
+        rows are all points)."""
+        fast = getattr(self._engine, "candidates_nearest", None)
+        if fast is not None:
+            return fast(lat, lon, count)
+        hits = self._engine.nearest(lat, lon, count)
+        rows, dist = hits["idx"].to_numpy(), hits["distance_km"].to_numpy()
+        return rows, dist, float(dist[-1]) if 0 < rows.size < len(self) else math.inf
+
+    def candidates_within(self, lat: float, lon: float, radius_km: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, sphere_km)`` of every point within great-circle ``radius_km``, in no particular order."""
+        fast = getattr(self._engine, "candidates_within", None)
+        if fast is not None:
+            return fast(lat, lon, radius_km)
+        hits = self._engine.within(lat, lon, radius_km)
+        return hits["idx"].to_numpy(), hits["distance_km"].to_numpy()
 
 
 def make_engine(backend: str, lat: np.ndarray, lon: np.ndarray, *, dsn: str | None = None,
@@ -185,11 +213,27 @@ class _RTreeEngine(_Engine):
         return self.ranked(rows, self.distances(rows, lat, lon), k)
 
     def within(self, lat: float, lon: float, radius_km: float) -> pd.DataFrame:
-        if self.size == 0:
-            return self.ranked(np.arange(0), np.zeros(0))
+        return self.ranked(*self.candidates_within(lat, lon, radius_km))
+
+    def candidates_nearest(self, lat: float, lon: float, count: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """The ``count`` nearest by chord (libspatialindex adds ties at the edge) with great-circle km; every
+        other point is at least as far by chord as the farthest of them, so at least ``outside_km`` away."""
+        if count >= self.size:
+            return np.arange(self.size), self.distances(None, lat, lon), math.inf
         q = unit_vector(lat, lon)
-        rows = self._in_box(q, _chord(radius_km) + _CHORD_SLACK)
-        return self.within_candidates(rows, lat, lon, radius_km)
+        rows = self._ids(rtree.core.rt.Index_NearestNeighbors_id, q, q, count)
+        dist = self.distances(rows, lat, lon)
+        # Back from the chord, less the slack that covers the tree's and haversine's rounding.
+        outside_chord = max(_chord(float(dist.max())) - _CHORD_SLACK, 0.0)
+        return rows, dist, 2.0 * EARTH_RADIUS_KM * math.asin(min(outside_chord * 0.5, 1.0))
+
+    def candidates_within(self, lat: float, lon: float, radius_km: float) -> tuple[np.ndarray, np.ndarray]:
+        if self.size == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        rows = self._in_box(unit_vector(lat, lon), _chord(radius_km) + _CHORD_SLACK)
+        dist = self.distances(rows, lat, lon)
+        keep = dist <= radius_km
+        return rows[keep], dist[keep]
 
     def _in_box(self, q: tuple[float, float, float], half_width: float) -> np.ndarray:
         """Rows inside the cube around q that contains the ball of chord radius ``half_width``."""

@@ -21,9 +21,9 @@ import pandas as pd
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
-from services.geo.ellipsoid import ellipsoid_destination
+from services.geo.ellipsoid import ellipsoid_circle
 from services.geo.errors import InvalidSearchError
-from services.geo.sphere import MAX_DISTANCE_KM, geodesic_circle, great_circle_path, longitude_near, wrap_longitude
+from services.geo.sphere import geodesic_circle, great_circle_path, longitude_near, wrap_longitude
 
 #: Base maps: key -> (label, tile URL or None, attribution).
 BASE_MAPS: dict[str, tuple[str, str | None, str]] = {
@@ -423,13 +423,12 @@ def results_layer(
     lats = drawn["lat"].to_numpy(dtype=float)
     # Beside the query, even across ±180 (Leaflet draws vectors at their literal longitude).
     lons = np.atleast_1d(longitude_near(drawn["lon"].to_numpy(dtype=float), query_lon))
-    # On the ellipsoid the circle's edge is at the geodesic radius (up to a hemisphere; beyond, the sphere's).
-    ellipsoidal = model == "ellipsoid" and radius_km is not None and radius_km <= MAX_DISTANCE_KM / 2
-    circle = (
-        geodesic_circle(query_lat, query_lon, radius_km, split_at_antimeridian=False,
-                        destination_fn=ellipsoid_destination if ellipsoidal else None)
-        if radius_km else []
-    )
+    # On the ellipsoid the circle's edge is at the geodesic radius, for any radius (cut locus included).
+    circle: list = []
+    if radius_km and model == "ellipsoid":
+        circle = ellipsoid_circle(query_lat, query_lon, radius_km, split_at_antimeridian=False)
+    elif radius_km:
+        circle = geodesic_circle(query_lat, query_lon, radius_km, split_at_antimeridian=False)
     paths = [
         path
         for lat, lon, distance in zip(lats.tolist(), drawn["lon"].tolist(), drawn["distance_km"].tolist())

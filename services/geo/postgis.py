@@ -35,7 +35,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from services.budget import JOIN_MAX_ROWS
 from services.geo.batch import join_frame, ranks_within, validate_join_spec
-from services.geo.errors import BackendError, GeoError, InvalidSearchError, RequestTooLargeError
+from services.geo.errors import BackendError, GeoError, InvalidSearchError, JoinStopped, RequestTooLargeError
 from services.geo.results import (
     rank,
     ranked,
@@ -511,10 +511,14 @@ class PostgisPointStore:
             report(stop / n, f"joined {stop:,} of {n:,} query points in PostGIS")
 
     def join(self, q_lat, q_lon, mode: str, k: int = 10, radius_km: float = 20.0, *,
-             max_rows: int = JOIN_MAX_ROWS, progress: Progress | None = None) -> pd.DataFrame:
-        """All of :meth:`iter_join` in one frame, refused with a message once it passes ``max_rows``."""
+             max_rows: int = JOIN_MAX_ROWS, progress: Progress | None = None,
+             should_stop: Callable[[], bool] | None = None) -> pd.DataFrame:
+        """All of :meth:`iter_join` in one frame, refused with a message once it passes ``max_rows``;
+        ``should_stop`` (the heavy-work pool passes it) is asked after every chunk, as ``BatchIndex.join`` does."""
         parts, total = [], 0
         for part in self.iter_join(q_lat, q_lon, mode, k, radius_km, progress=progress):
+            if should_stop is not None and should_stop():
+                raise JoinStopped(f"the PostGIS join was stopped after {total + len(part):,} result rows")
             total += len(part)
             if total > max_rows:
                 raise RequestTooLargeError(f"this join passed {max_rows:,} result rows; use fewer query points, "

@@ -107,11 +107,16 @@ def geodesic_circle(
         disc = world
     elif radius_km > MAX_DISTANCE_KM / 2:
         hole = _unwrapped_cap(-lat, wrap_longitude(lon + 180.0), MAX_DISTANCE_KM - radius_km, segments)
-        disc = shapely.difference(world, _fold_into_world(hole))
+        disc = shapely.difference(world, fold_into_world(hole))
     elif split_at_antimeridian:
-        disc = _fold_into_world(_unwrapped_cap(lat, lon, radius_km, segments, destination_fn))
+        disc = fold_into_world(_unwrapped_cap(lat, lon, radius_km, segments, destination_fn))
     else:
         disc = _unwrapped_cap(lat, lon, radius_km, segments, destination_fn)
+    return leaflet_polygons(disc)
+
+
+def leaflet_polygons(disc) -> list[Polygon]:
+    """A shapely (multi)polygon as Leaflet's (lat, lon) rings, empty pieces dropped."""
     return [
         [[(float(y), float(x)) for x, y in np.asarray(ring.coords)] for ring in (part.exterior, *part.interiors)]
         for part in shapely.get_parts(disc)
@@ -123,18 +128,25 @@ def _unwrapped_cap(lat: float, lon: float, radius_km: float, segments: int, dest
     """A disc of at most a hemisphere as one polygon in continuous (unwrapped) longitude."""
     bearings = np.linspace(0.0, 360.0, segments, endpoint=False)
     lats, lons = (destination_fn or destination)(lat, lon, bearings, radius_km)
+    return ring_polygon(lat, lats, lons)
+
+
+def ring_polygon(center_lat: float, lats: np.ndarray, lons: np.ndarray) -> shapely.Polygon:
+    """The region a closed boundary (vertices in order around a centre) encloses, as one polygon in
+    continuous (unwrapped) longitude; a boundary that winds around a pole is closed along the pole on the
+    centre's side."""
     unwrapped = np.degrees(np.unwrap(np.radians(lons)))
     coords = np.column_stack([unwrapped, lats])
     winding = unwrapped[-1] - unwrapped[0] + wrap_longitude(unwrapped[0] - unwrapped[-1])
     if abs(winding) > 180.0:
         # The boundary winds once around a pole: close the ring along that pole.
-        pole = 90.0 if lat > 0 else -90.0
+        pole = 90.0 if center_lat > 0 else -90.0
         first = unwrapped[0] + winding
         coords = np.vstack([coords, [[first, lats[0]], [first, pole], [unwrapped[0], pole]]])
     return shapely.make_valid(shapely.Polygon(coords))
 
 
-def _fold_into_world(polygon) -> shapely.Geometry:
+def fold_into_world(polygon) -> shapely.Geometry:
     """Cut an unwrapped-longitude shape at ±180 and shift the pieces into [-180, 180]."""
     world = shapely.box(-180.0, -90.0, 180.0, 90.0)
     pieces = [
