@@ -62,7 +62,12 @@ def start() -> None:
     with _START_LOCK:
         if not STATE.started_at:
             STATE.started_at = time.monotonic()
-            threading.Thread(target=_warm_everything, args=(_own_url(),), name="warmup", daemon=True).start()
+            # The page modules are imported here, in the script thread, never in the warm-up thread: a custom
+            # component (streamlit-folium's map) registers itself with the server only when its module is
+            # imported under a ScriptRunContext. Imported first by the warm-up thread, it was never registered
+            # and its frontend answered 404 for the process's life (the map never drew under `make run`).
+            paths = [info.url_path for info in tool_pages()]
+            threading.Thread(target=_warm_everything, args=(_own_url(), paths), name="warmup", daemon=True).start()
     if not STATE.finished:
         ready = len(STATE.done_pages) + len(STATE.failures)
         st.sidebar.caption(
@@ -79,10 +84,10 @@ def _own_url() -> str:
     return f"http://{address}:{config.get_option('server.port')}"
 
 
-def _warm_everything(url: str) -> None:
+def _warm_everything(url: str, paths: list[str]) -> None:
     try:
         _wait_healthy(url)
-        for path in [info.url_path for info in tool_pages()]:
+        for path in paths:
             STATE.current = path
             started = time.perf_counter()
             try:
