@@ -78,6 +78,12 @@ CHANNEL_FRACTIONS = [0.1, 0.25, 0.5, 1.0]
 ALL_LAYERS = sorted({layer for spec in MODELS.values() for layer in spec.layers})
 #: Longest side of the working picture: maps and overlays are drawn at this size.
 MAX_SIDE = 640
+#: Results every session shares (``_shared_box``): one picture's explanation (maps, guided backprop and
+#: faithfulness share their arrays) is about 12 MB at MAX_SIDE, a kept forward pass with its graph about 70 MB
+#: (EfficientNet-Lite0, all layers, 224 px). Entries unused for SHARED_TTL_S are dropped on the next write.
+SHARED_ENTRIES = 24
+SHARED_PASSES = 4
+SHARED_TTL_S = 10 * 60
 #: ``server.maxUploadSize`` in .streamlit/config.toml: the server refuses larger uploads whatever a widget says.
 UPLOAD_LIMIT_MB = st.get_option("server.maxUploadSize")
 
@@ -271,14 +277,33 @@ def _request(methods: list[str]) -> ExplainRequest:
     )
 
 
+@st.cache_resource(show_spinner=False, max_entries=SHARED_ENTRIES, ttl=SHARED_TTL_S)
+def _shared_box(stage: str, key: str) -> dict:
+    """An empty box per (stage, key) that every session sees: the first result is put in it, so 16 viewers of
+    a bundled picture get one explanation. The box is made instantly (no st.* inside the cached function);
+    first callers at the same moment share one job because ``run_heavy`` single-flights by key."""
+    return {}
+
+
+@st.cache_resource(show_spinner=False, max_entries=SHARED_PASSES, ttl=SHARED_TTL_S)
+def _shared_pass_box(stage: str, key: str) -> dict:
+    """As ``_shared_box``, for kept forward passes (their graph is large: fewer of them)."""
+    return {}
+
+
 def _remembered(stage: str, key: Any, compute: Callable[[], Any], keep: int) -> Any:
-    """This session's result of ``stage`` for ``key``, computed once; the ``keep`` latest are kept."""
+    """This session's result of ``stage`` for ``key``, else every session's, else computed once and shared;
+    the session holds its ``keep`` latest (0: only the shared box holds it)."""
     store: dict = st.session_state.setdefault(f"cam_memo_{stage}", {})
     if key not in store:
-        value = compute()
+        box = (_shared_pass_box if stage == "forward" else _shared_box)(stage, repr(key))
+        if "value" not in box:
+            box["value"] = compute()
+        if not keep:
+            return box["value"]
         while len(store) >= keep:
             store.pop(next(iter(store)))
-        store[key] = value
+        store[key] = box["value"]
     return store[key]
 
 
@@ -306,13 +331,16 @@ def _maps(model: CamModel, pixels: np.ndarray, identity: tuple, request: Explain
     fresh = (identity, request.maps_only) not in st.session_state.get("cam_memo_maps", {})
     bar = st.empty()
     try:
-        forward = None if request.aug_smooth else _remembered(
-            "forward", (identity, request.layers, request.input_size),
-            lambda: run_heavy(forward_pass, model, pixels, request, what="The forward pass"), keep=1)
-        explanation = _remembered("maps", (identity, request.maps_only), lambda: run_heavy(
-            explain_maps, model, pixels, request.maps_only, forward=forward, what="The explanation",
-            key=(identity, request.maps_only),
-            progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=text)), keep=3)
+        def compute() -> Explanation:  # the forward pass only when the maps are in no session's memo yet
+            forward_key = (identity, request.layers, request.input_size)
+            forward = None if request.aug_smooth else _remembered("forward", forward_key, lambda: run_heavy(
+                forward_pass, model, pixels, request, what="The forward pass", key=("forward", forward_key)), keep=0)
+            return run_heavy(
+                explain_maps, model, pixels, request.maps_only, forward=forward, what="The explanation",
+                key=("maps", identity, request.maps_only),
+                progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=text))
+
+        explanation = _remembered("maps", (identity, request.maps_only), compute, keep=3)
     except (CamError, ImageInputError, WorkTimeout) as exc:
         st.error(str(exc))
         return None
@@ -371,14 +399,19 @@ def _grid(model: CamModel, explanation: Explanation, identity: tuple, request: E
     rows = method_rows(explanation, display)
     _draw_rows(rows, len(labels))
     key = (identity, request.maps_only)
-    if request.guided:
-        explanation = _remembered("guided", key, lambda: with_guided_backprop(model, explanation), keep=3)
-        guided = guided_rows(explanation, display)
-        _draw_rows(guided, len(labels))
-        rows += guided
-    if request.faithfulness:
-        explanation = _remembered("faith", (key, request.guided), lambda: with_faithfulness(
-            model, explanation, request.batch_size), keep=3)
+    try:  # both run on the shared pool, once for every session asking
+        if request.guided:
+            explanation = _remembered("guided", key, lambda: run_heavy(
+                with_guided_backprop, model, explanation, what="Guided backprop", key=("guided", key)), keep=3)
+            guided = guided_rows(explanation, display)
+            _draw_rows(guided, len(labels))
+            rows += guided
+        if request.faithfulness:
+            explanation = _remembered("faith", (key, request.guided), lambda: run_heavy(
+                with_faithfulness, model, explanation, request.batch_size, what="The faithfulness scores",
+                key=("faith", key, request.guided)), keep=3)
+    except WorkTimeout as exc:
+        st.error(str(exc))
     st.caption(run_summary(explanation))
     table = faithfulness_table(explanation)
     if table:
