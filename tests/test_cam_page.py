@@ -252,7 +252,6 @@ def test_sessions_viewing_the_same_picture_share_one_explanation(no_exceptions, 
     for name in ("forward_pass", "explain_maps", "with_guided_backprop", "with_faithfulness"):
         monkeypatch.setattr(page, name, counted(name, getattr(page, name)))
     page._shared_box.clear()
-    page._shared_pass_box.clear()
     query = {"layers": "_blocks.15,_conv_head", "size": "96"}
     first = page_test("gradcam_layers")
     first.query_params.update(query)
@@ -265,7 +264,11 @@ def test_sessions_viewing_the_same_picture_share_one_explanation(no_exceptions, 
     no_exceptions(second)
     assert calls == {"forward_pass": 1, "explain_maps": 1, "with_guided_backprop": 1, "with_faithfulness": 1}
     assert _captions(second) == _captions(first) and "Most faithful cell" in _captions(second)
-    second.button(key="cam_top_282").click().run()  # a new target: one backward pass on the shared forward pass
+    first.button(key="cam_top_282").click().run()  # a new target: one backward pass on the kept forward pass
+    no_exceptions(first)
+    assert "Explaining **tiger cat**" in _captions(first)
+    assert calls["forward_pass"] == 1 and calls["explain_maps"] == 2
+    second.button(key="cam_top_282").click().run()  # the same new target elsewhere: already computed
     no_exceptions(second)
     assert "Explaining **tiger cat**" in _captions(second)
     assert calls["forward_pass"] == 1 and calls["explain_maps"] == 2

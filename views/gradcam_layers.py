@@ -45,9 +45,11 @@ from services.cam.figures import (
     ROAD_INTRO,
     SANITY_INTRO,
     DisplayOptions,
+    EncodedRow,
     best_cell_sentence,
     column_labels,
     duration,
+    encoded_rows,
     faithfulness_table,
     grid_image,
     guided_rows,
@@ -65,7 +67,7 @@ from services.cam.figures import (
     slow_warning,
 )
 from services.cam.models import local_weights_files, use_server_threads, weights_folder
-from services.cam.render import COLORMAPS
+from services.cam.render import COLORMAPS, GridRow
 from services.cam.road import estimate_road_imputations, road_scores
 from services.cam.sanity import estimate_sanity_passes, sanity_check
 from services.imaging import SAMPLES, ImageInputError
@@ -78,11 +80,11 @@ CHANNEL_FRACTIONS = [0.1, 0.25, 0.5, 1.0]
 ALL_LAYERS = sorted({layer for spec in MODELS.values() for layer in spec.layers})
 #: Longest side of the working picture: maps and overlays are drawn at this size.
 MAX_SIDE = 640
-#: Results every session shares (``_shared_box``): one picture's explanation (maps, guided backprop and
-#: faithfulness share their arrays) is about 12 MB at MAX_SIDE, a kept forward pass with its graph about 70 MB
-#: (EfficientNet-Lite0, all layers, 224 px). Entries unused for SHARED_TTL_S are dropped on the next write.
+#: Results every session shares (``_shared_box``, ``_shown``): one picture's explanation (maps, guided backprop
+#: and faithfulness share their arrays) is about 12 MB at MAX_SIDE and its encoded grid 2-5 MB. A kept forward
+#: pass (about 70 MB with its graph) stays in its session only. Entries unused for SHARED_TTL_S are dropped on
+#: the next write.
 SHARED_ENTRIES = 24
-SHARED_PASSES = 4
 SHARED_TTL_S = 10 * 60
 #: ``server.maxUploadSize`` in .streamlit/config.toml: the server refuses larger uploads whatever a widget says.
 UPLOAD_LIMIT_MB = st.get_option("server.maxUploadSize")
@@ -285,26 +287,39 @@ def _shared_box(stage: str, key: str) -> dict:
     return {}
 
 
-@st.cache_resource(show_spinner=False, max_entries=SHARED_PASSES, ttl=SHARED_TTL_S)
-def _shared_pass_box(stage: str, key: str) -> dict:
-    """As ``_shared_box``, for kept forward passes (their graph is large: fewer of them)."""
-    return {}
-
-
-def _remembered(stage: str, key: Any, compute: Callable[[], Any], keep: int) -> Any:
-    """This session's result of ``stage`` for ``key``, else every session's, else computed once and shared;
-    the session holds its ``keep`` latest (0: only the shared box holds it)."""
+def _remembered(stage: str, key: Any, compute: Callable[[], Any], keep: int, shared: bool = True) -> Any:
+    """This session's result of ``stage`` for ``key``, else every session's (``shared``), else computed once;
+    the session holds its ``keep`` latest."""
     store: dict = st.session_state.setdefault(f"cam_memo_{stage}", {})
     if key not in store:
-        box = (_shared_pass_box if stage == "forward" else _shared_box)(stage, repr(key))
+        box = _shared_box(stage, repr(key)) if shared else {}
         if "value" not in box:
             box["value"] = compute()
-        if not keep:
-            return box["value"]
         while len(store) >= keep:
             store.pop(next(iter(store)))
         store[key] = box["value"]
     return store[key]
+
+
+@st.cache_resource(show_spinner=False, max_entries=SHARED_ENTRIES, ttl=SHARED_TTL_S)
+def _shown(kind: str, key: str, display_key: str, _explanation: Explanation, _display: DisplayOptions) -> tuple:
+    """(rows, the same rows JPEG-encoded) of the grid ("maps") or its guided rows ("guided"), built and encoded
+    once for every session showing this explanation with these display options (they were 45 % of the server's
+    GIL time at 16 Grad-CAM sessions, encoded on every rerun of every session)."""
+    rows = (method_rows if kind == "maps" else guided_rows)(_explanation, _display)
+    return rows, encoded_rows(rows)
+
+
+@st.cache_resource(show_spinner=False, max_entries=SHARED_ENTRIES, ttl=SHARED_TTL_S)
+def _side_pictures(key: str, display_key: str, _explanation: Explanation, _display: DisplayOptions) -> EncodedRow:
+    """The input and guided backprop pictures, encoded once (their captions as the row's notes)."""
+    pictures = side_pictures(_explanation, _display)
+    return encoded_rows([GridRow("side", [p for _, p in pictures], [c for c, _ in pictures])])[0]
+
+
+@st.cache_resource(show_spinner=False, max_entries=SHARED_ENTRIES, ttl=SHARED_TTL_S)
+def _grid_picture(key: str, display_key: str, _explanation: Explanation, _rows: list) -> np.ndarray:
+    return grid_image(_explanation, _rows)
 
 
 def _identity(model: CamModel, pixels: np.ndarray) -> tuple:
@@ -334,7 +349,8 @@ def _maps(model: CamModel, pixels: np.ndarray, identity: tuple, request: Explain
         def compute() -> Explanation:  # the forward pass only when the maps are in no session's memo yet
             forward_key = (identity, request.layers, request.input_size)
             forward = None if request.aug_smooth else _remembered("forward", forward_key, lambda: run_heavy(
-                forward_pass, model, pixels, request, what="The forward pass", key=("forward", forward_key)), keep=0)
+                forward_pass, model, pixels, request, what="The forward pass", key=("forward", forward_key)),
+                keep=1, shared=False)
             return run_heavy(
                 explain_maps, model, pixels, request.maps_only, forward=forward, what="The explanation",
                 key=("maps", identity, request.maps_only),
@@ -396,16 +412,17 @@ def _grid(model: CamModel, explanation: Explanation, identity: tuple, request: E
     labels = column_labels(explanation)
     for column, label in zip(st.columns(len(labels)), labels):
         column.markdown(f"**{label}**")
-    rows = method_rows(explanation, display)
-    _draw_rows(rows, len(labels))
     key = (identity, request.maps_only)
+    display_key = repr(display)
+    rows, shown = _shown("maps", repr(key), display_key, explanation, display)
+    _draw_rows(shown, len(labels))
     try:  # both run on the shared pool, once for every session asking
         if request.guided:
             explanation = _remembered("guided", key, lambda: run_heavy(
                 with_guided_backprop, model, explanation, what="Guided backprop", key=("guided", key)), keep=3)
-            guided = guided_rows(explanation, display)
-            _draw_rows(guided, len(labels))
-            rows += guided
+            guided, shown = _shown("guided", repr(key), display_key, explanation, display)
+            _draw_rows(shown, len(labels))
+            rows = rows + guided
         if request.faithfulness:
             explanation = _remembered("faith", (key, request.guided), lambda: run_heavy(
                 with_faithfulness, model, explanation, request.batch_size, what="The faithfulness scores",
@@ -424,10 +441,12 @@ def _grid(model: CamModel, explanation: Explanation, identity: tuple, request: E
         third.toggle("Heatmap only (no photo)", key="cam_raw")
         third.toggle("Shared colour scale across layers", key="cam_shared",
                      help="Per-layer scaling hides that early layers are weak; this keeps real magnitudes.")
-    for column, (caption, picture) in zip(st.columns(4), side_pictures(explanation, display)):
+    final_key = repr((key, request.guided, request.faithfulness))
+    side = _side_pictures(final_key, display_key, explanation, display)
+    for column, picture, caption in zip(st.columns(4), side.cells, side.notes or ()):
         column.image(picture, caption=caption)
-    image_download(grid_image(explanation, rows), f"gradcam-{explanation.model}", label="Download the grid (PNG)",
-                   key="cam_grid_png")
+    image_download(_grid_picture(final_key, display_key, explanation, rows), f"gradcam-{explanation.model}",
+                   label="Download the grid (PNG)", key="cam_grid_png")
     publish(PARAMS)
 
 
