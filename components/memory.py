@@ -6,8 +6,11 @@ instead of returning them to the operating system. What: every ``CHECK_S`` the w
 sessions (connected, or disconnected and still within ``server.disconnectedSessionTTL``); when the count has
 fallen since the last check (Streamlit has dropped sessions and their state, media and pending downloads),
 it runs one ``gc.collect()`` and glibc's ``malloc_trim(0)``, which hands every free page back. Both take a few
-milliseconds on a warm, frozen heap; nothing runs while the count is steady or growing. Caches are not
-touched: they keep their ``max_entries``/``ttl`` (stated at each cache) and ``server.maxCacheDataSize``.
+milliseconds on a warm, frozen heap; nothing runs while the count is steady or growing. When the count reaches
+0, the caches registered with ``forget_when_empty`` (results that only serve the viewers of the moment, such
+as the Grad-CAM explanations every session shares) are cleared first. Every other cache keeps its
+``max_entries``/``ttl`` (stated at each cache) and ``server.maxCacheDataSize``: models, indexes and the
+warm-up's default views stay.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import ctypes.util
 import gc
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from streamlit.logger import get_logger
 from streamlit.runtime import Runtime
@@ -41,6 +45,25 @@ def _libc_trim() -> Callable[[], int] | None:
     return lambda: int(trim(0))
 
 
+class Clearable(Protocol):
+    def clear(self) -> None: ...
+
+
+_ROOM_CACHES: list[Callable[[], None]] = []
+
+
+def forget_when_empty(*cached: Clearable) -> None:
+    """Clear these ``st.cache_*`` functions when the last session has gone (see the module's note)."""
+    for function in cached:
+        if function.clear not in _ROOM_CACHES:
+            _ROOM_CACHES.append(function.clear)
+
+
+def _forget_room() -> None:
+    for clear in list(_ROOM_CACHES):
+        clear()
+
+
 def release() -> None:
     """Collect cycles, then return the allocator's free pages to the operating system (where glibc allows)."""
     gc.collect()
@@ -54,11 +77,13 @@ def _session_count() -> int:
 
 
 def _watch(stop: threading.Event, count: Callable[[], int] = _session_count,
-           give_back: Callable[[], None] = release) -> None:
+           give_back: Callable[[], None] = release, forget: Callable[[], None] = _forget_room) -> None:
     previous = count()
     while not stop.wait(CHECK_S):
         now = count()
         if now < previous:
+            if now == 0:
+                forget()
             give_back()
             _LOG.debug("sessions %d -> %d: memory given back", previous, now)
         previous = now

@@ -22,8 +22,35 @@ def test_memory_is_given_back_only_when_the_session_count_falls(monkeypatch):
         seen.append(value)
         return value
 
-    memory._watch(stop, count=count, give_back=lambda: given.append(seen[-1]))
+    forgotten: list[int] = []
+    memory._watch(stop, count=count, give_back=lambda: given.append(seen[-1]),
+                  forget=lambda: forgotten.append(seen[-1]))
     assert given == [2, 0]  # 5 -> 2 and 2 -> 0; rising or steady counts cost nothing
+    assert forgotten == [0]  # the room's caches go only when the last session has gone
+
+
+def test_the_rooms_caches_are_cleared_and_the_others_kept():
+    import streamlit as st
+
+    calls: list[str] = []
+
+    @st.cache_resource
+    def room(key: str) -> str:
+        calls.append("room")
+        return key
+
+    @st.cache_resource
+    def model(key: str) -> str:
+        calls.append("model")
+        return key
+
+    room("a"), model("a")
+    memory.forget_when_empty(room)
+    memory.forget_when_empty(room)  # registered once
+    memory._forget_room()
+    room("a"), model("a")
+    assert calls == ["room", "model", "room"]
+    memory._ROOM_CACHES.remove(room.clear)
 
 
 def test_release_returns_free_heap_pages_where_glibc_has_malloc_trim():

@@ -17,6 +17,7 @@ import streamlit as st
 from components.figure_export import image_download, show_figure
 from components.heavy import run_heavy
 from components.image_input import image_input
+from components.memory import forget_when_empty
 from components.page_header import page_header
 from components.url_state import Param, keep_valid, publish, restore
 from services.cam import (
@@ -83,7 +84,7 @@ MAX_SIDE = 640
 #: Results every session shares (``_shared_box``, ``_shown``): one picture's explanation (maps, guided backprop
 #: and faithfulness share their arrays) is about 12 MB at MAX_SIDE and its encoded grid 2-5 MB. A kept forward
 #: pass (about 70 MB with its graph) stays in its session only. Entries unused for SHARED_TTL_S are dropped on
-#: the next write.
+#: the next write, and all of them when the last session has gone (``components.memory``).
 SHARED_ENTRIES = 24
 SHARED_TTL_S = 10 * 60
 #: ``server.maxUploadSize`` in .streamlit/config.toml: the server refuses larger uploads whatever a widget says.
@@ -320,6 +321,9 @@ def _side_pictures(key: str, display_key: str, _explanation: Explanation, _displ
 @st.cache_resource(show_spinner=False, max_entries=SHARED_ENTRIES, ttl=SHARED_TTL_S)
 def _grid_picture(key: str, display_key: str, _explanation: Explanation, _rows: list) -> np.ndarray:
     return grid_image(_explanation, _rows)
+
+
+forget_when_empty(_shared_box, _shown, _side_pictures, _grid_picture)  # they serve the viewers of the moment
 
 
 def _identity(model: CamModel, pixels: np.ndarray) -> tuple:
