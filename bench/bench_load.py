@@ -104,6 +104,12 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent on anything but idle and I/O wait (``/proc/stat``)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS
+
+
 def _rss_bytes(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE
 
@@ -121,6 +127,8 @@ class ServerMeter:
 
     def __enter__(self) -> Self:
         self._cpu0 = sum(_cpu_seconds(p) for p in self.pids)
+        self._client0 = _cpu_seconds(os.getpid())
+        self._machine0 = _machine_busy_seconds()
         self._t0 = time.perf_counter()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -136,6 +144,8 @@ class ServerMeter:
         self.wall = time.perf_counter() - self._t0
         alive = [p for p in self.pids if Path(f"/proc/{p}").exists()]
         self.cores = (sum(_cpu_seconds(p) for p in alive) - self._cpu0) / self.wall
+        self.client_cores = (_cpu_seconds(os.getpid()) - self._client0) / self.wall  # this load client
+        self.machine_cores = (_machine_busy_seconds() - self._machine0) / self.wall  # everything on the machine
 
 
 @dataclass
@@ -147,6 +157,8 @@ class LoadResult:
     cores: float
     peak_rss: int
     log_errors: int
+    client_cores: float = 0.0
+    machine_cores: float = 0.0
 
     def latencies(self, page: str | None = None) -> list[float]:
         return [t for log in self.logs if page in (None, log.page) for t in log.latencies]
@@ -173,7 +185,7 @@ def run_load(running: Cluster, pages: list[str], sessions: int, interactions: in
             thread.join()
     new_log = "".join(_read_from(replica.log, offset) for replica, offset in zip(running.replicas, offsets))
     return LoadResult("+".join(pages), sessions, logs, meter.wall, meter.cores, meter.peak_rss,
-                      len(TRACEBACK.findall(new_log)))
+                      len(TRACEBACK.findall(new_log)), meter.client_cores, meter.machine_cores)
 
 
 def _read_from(path: Path, offset: int) -> str:
@@ -215,15 +227,16 @@ def _row(result: LoadResult, page: str | None = None) -> str:
 def print_table(title: str, results: dict[tuple[str, int], LoadResult], levels: list[int], pages: list[str]):
     print(f"\n{title}\n")
     print("| page | " + " | ".join(f"p50 / p95 (s) at {n}" for n in levels)
-          + f" | interactions/s at {levels[-1]} | server CPU at {levels[-1]} (cores) | peak RSS at {levels[-1]}"
-          + " | errors |")
-    print("|---" * (len(levels) + 5) + "|")
+          + f" | interactions/s at {levels[-1]} | server CPU at {levels[-1]} (cores) | load client / whole machine"
+          + f" (cores) | peak RSS at {levels[-1]} | errors |")
+    print("|---" * (len(levels) + 6) + "|")
     for page in pages:
         cells = [results.get((page, n)) for n in levels]
         last = cells[-1]
         errors = sum(r.exceptions + r.log_errors for r in cells if r)
         print(f"| {page} | " + " | ".join(_row(r) if r else "—" for r in cells)
-              + (f" | {last.throughput:.2f} | {last.cores:.2f} | {last.peak_rss / 2**30:.2f} GB" if last else " | | |")
+              + (f" | {last.throughput:.2f} | {last.cores:.2f} | {last.client_cores:.2f} / {last.machine_cores:.2f}"
+                 f" | {last.peak_rss / 2**30:.2f} GB" if last else " | | | |")
               + f" | {errors} |", flush=True)
 
 
