@@ -4,12 +4,13 @@ from functools import partial
 
 import streamlit as st
 
-from components import warmup
+from components import memory, warmup
 from views import home
 from views.catalog import tool_pages
 
 st.set_page_config(page_title="Explorable ML", page_icon=":material/explore:", layout="wide")
 warmup.start()  # once per process: every page warmed in the background, then the heap frozen for the GC
+memory.start()  # once per process: free heap pages go back to the OS when sessions leave
 
 tools = [
     (info, st.Page(info.render, title=info.title, icon=info.icon, url_path=info.url_path)) for info in tool_pages()

@@ -8,7 +8,9 @@ table is the GC A/B behind the warm-up's ``gc.freeze()``; a third the memory aft
 
 Knobs (environment): LOAD_LEVELS=1,4,8,16  LOAD_INTERACTIONS=6  LOAD_PAGES=map,knn,gradcam,affine
 LOAD_REPLICAS=1,2  LOAD_GC=1 (the A/B)  LOAD_AFTER_S=180 (0 skips the after-leave check)  LOAD_SEED=0
-LOAD_ONLY=memory (only the allocator A/B: glibc's default arenas vs MALLOC_ARENA_MAX=2) or gc (only the GC A/B)
+LOAD_THINK=0.2,0.6 (seconds before each interaction)  LOAD_MIXED=1 (0 skips the mixed run)
+LOAD_ONLY=memory (only the allocator A/B: glibc's default arenas vs MALLOC_ARENA_MAX=2), gc (only the GC A/B)
+or soak (LOAD_SOAK_S=300 of LOAD_SOAK_SESSIONS=4 mixed viewers who leave and come back; RSS every 30 s)
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from scripts.serve_client import RunResult, ServerGone, StreamlitSession
 
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-THINK_S = (0.2, 0.6)
+#: Pause before each interaction. The default is a stress client (a presenter dragging sliders); people reading
+#: a page between clicks pause for seconds: LOAD_THINK=2,6 runs that room instead (printed with every table).
+THINK_S = tuple(float(t) for t in os.environ.get("LOAD_THINK", "0.2,0.6").split(","))
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\S*(Error|Exception): ", re.MULTILINE)
 
 
@@ -100,6 +104,12 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent on anything but idle and I/O wait (``/proc/stat``)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS
+
+
 def _rss_bytes(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE
 
@@ -117,6 +127,8 @@ class ServerMeter:
 
     def __enter__(self) -> Self:
         self._cpu0 = sum(_cpu_seconds(p) for p in self.pids)
+        self._client0 = _cpu_seconds(os.getpid())
+        self._machine0 = _machine_busy_seconds()
         self._t0 = time.perf_counter()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -132,6 +144,8 @@ class ServerMeter:
         self.wall = time.perf_counter() - self._t0
         alive = [p for p in self.pids if Path(f"/proc/{p}").exists()]
         self.cores = (sum(_cpu_seconds(p) for p in alive) - self._cpu0) / self.wall
+        self.client_cores = (_cpu_seconds(os.getpid()) - self._client0) / self.wall  # this load client
+        self.machine_cores = (_machine_busy_seconds() - self._machine0) / self.wall  # everything on the machine
 
 
 @dataclass
@@ -143,6 +157,8 @@ class LoadResult:
     cores: float
     peak_rss: int
     log_errors: int
+    client_cores: float = 0.0
+    machine_cores: float = 0.0
 
     def latencies(self, page: str | None = None) -> list[float]:
         return [t for log in self.logs if page in (None, log.page) for t in log.latencies]
@@ -169,7 +185,7 @@ def run_load(running: Cluster, pages: list[str], sessions: int, interactions: in
             thread.join()
     new_log = "".join(_read_from(replica.log, offset) for replica, offset in zip(running.replicas, offsets))
     return LoadResult("+".join(pages), sessions, logs, meter.wall, meter.cores, meter.peak_rss,
-                      len(TRACEBACK.findall(new_log)))
+                      len(TRACEBACK.findall(new_log)), meter.client_cores, meter.machine_cores)
 
 
 def _read_from(path: Path, offset: int) -> str:
@@ -211,15 +227,16 @@ def _row(result: LoadResult, page: str | None = None) -> str:
 def print_table(title: str, results: dict[tuple[str, int], LoadResult], levels: list[int], pages: list[str]):
     print(f"\n{title}\n")
     print("| page | " + " | ".join(f"p50 / p95 (s) at {n}" for n in levels)
-          + f" | interactions/s at {levels[-1]} | server CPU at {levels[-1]} (cores) | peak RSS at {levels[-1]}"
-          + " | errors |")
-    print("|---" * (len(levels) + 5) + "|")
+          + f" | interactions/s at {levels[-1]} | server CPU at {levels[-1]} (cores) | load client / whole machine"
+          + f" (cores) | peak RSS at {levels[-1]} | errors |")
+    print("|---" * (len(levels) + 6) + "|")
     for page in pages:
         cells = [results.get((page, n)) for n in levels]
         last = cells[-1]
         errors = sum(r.exceptions + r.log_errors for r in cells if r)
         print(f"| {page} | " + " | ".join(_row(r) if r else "—" for r in cells)
-              + (f" | {last.throughput:.2f} | {last.cores:.2f} | {last.peak_rss / 2**30:.2f} GB" if last else " | | |")
+              + (f" | {last.throughput:.2f} | {last.cores:.2f} | {last.client_cores:.2f} / {last.machine_cores:.2f}"
+                 f" | {last.peak_rss / 2**30:.2f} GB" if last else " | | | |")
               + f" | {errors} |", flush=True)
 
 
@@ -310,6 +327,59 @@ def memory_ab(sessions: int, interactions: int, after_s: float) -> None:
                   f"{left / settled - 1:+.0%} |", flush=True)
 
 
+# -- a soak: viewers who come and go for minutes ---------------------------------------------------------------
+
+def soak(pages: list[str], sessions: int, seconds: float, interactions: int, after_s: float) -> None:
+    """``sessions`` viewers, each on its own page of ``pages`` in turn, opening it, making ``interactions``
+    changes, leaving and coming back, for ``seconds``; RSS and latency every 30 s, then ``after_s`` idle."""
+    print(f"\nSoak: {sessions} viewers over {', '.join(pages)} for {seconds:.0f} s, {interactions} interactions per "
+          f"visit, think {THINK_S[0]}-{THINK_S[1]} s\n")
+    print("| minute | RSS | interactions so far | p95 in the last 30 s (s) | errors so far |")
+    print("|---|---|---|---|---|")
+    with cluster(1) as running:
+        wait_warmed(running)
+        warm_all(running, pages)
+        meter = ServerMeter([r.process.pid for r in running.replicas])
+        settled = meter.rss()
+        print(f"| 0.0 | {settled / 2**30:.2f} GB (after warm-up) | 0 | | 0 |", flush=True)
+        offset = running.replicas[0].log.stat().st_size
+        stop = threading.Event()
+        logs: list[SessionLog] = []
+
+        def come_and_go(index: int) -> None:
+            visit = 0
+            while not stop.is_set():
+                log = SessionLog(pages[(index + visit) % len(pages)])
+                logs.append(log)
+                viewer(running.url, log.page, interactions, seed=index * 1000 + visit, log=log)
+                visit += 1
+
+        threads = [threading.Thread(target=come_and_go, args=(i,), daemon=True) for i in range(sessions)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        seen = 0
+        peak = settled
+        while (elapsed := time.monotonic() - started) < seconds:
+            time.sleep(min(30, seconds - elapsed))
+            everything = [t for log in list(logs) for t in log.latencies]
+            recent, seen = everything[seen:], len(everything)
+            errors = sum(len(log.exceptions) + len(log.failures) for log in list(logs))
+            rss = meter.rss()
+            peak = max(peak, rss)
+            print(f"| {(time.monotonic() - started) / 60:.1f} | {rss / 2**30:.2f} GB | {len(everything)} | "
+                  f"{_p(recent, 0.95):.2f} | {errors} |", flush=True)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=300)
+        time.sleep(after_s)
+        left = meter.rss()
+        log_errors = len(TRACEBACK.findall(_read_from(running.replicas[0].log, offset)))
+        print(f"\nsoak: after warm-up {settled / 2**30:.2f} GB, peak sampled {peak / 2**30:.2f} GB, {after_s:.0f} s "
+              f"after the last viewer left {left / 2**30:.2f} GB ({left / settled - 1:+.0%}); tracebacks in the log "
+              f"{log_errors}", flush=True)
+
+
 # -- the whole benchmark -----------------------------------------------------------------------------------------
 
 def _env_list(name: str, default: str) -> list[str]:
@@ -325,6 +395,10 @@ def main() -> None:
     if os.environ.get("LOAD_ONLY") == "memory":
         memory_ab(levels[-1], interactions, after_s)
         return
+    if os.environ.get("LOAD_ONLY") == "soak":
+        soak(pages, int(os.environ.get("LOAD_SOAK_SESSIONS", "4")), float(os.environ.get("LOAD_SOAK_S", "300")),
+             interactions, after_s)
+        return
     if os.environ.get("LOAD_ONLY") == "gc":
         gc_ab(["map", "knn"], sessions=8, interactions=interactions)
         return
@@ -338,12 +412,13 @@ def main() -> None:
             settled = ServerMeter([r.process.pid for r in running.replicas]).rss()
             results = {(page, n): run_load(running, [page], n, interactions, seed) for page in pages for n in levels}
             title = f"{replicas} replica(s){' behind nginx' if replicas > 1 else ''}, RSS after warm-up " \
-                    f"{settled / 2**30:.2f} GB"
+                    f"{settled / 2**30:.2f} GB, think {THINK_S[0]}-{THINK_S[1]} s"
             print_table(title, results, levels, pages)
             single = {page: _p(results[(page, levels[0])].latencies(), 0.95) for page in pages}
             single_p95[replicas] = single
-            mixed = run_load(running, pages, 8, interactions, seed)
-            print_mixed(f"Mixed ({replicas} replica(s))", mixed, single, pages)
+            if os.environ.get("LOAD_MIXED", "1") == "1":
+                mixed = run_load(running, pages, 8, interactions, seed)
+                print_mixed(f"Mixed ({replicas} replica(s))", mixed, single, pages)
             top = levels[-1]
             per_page = [results[(page, top)].throughput for page in pages]
             print(f"\nthroughput at {top} sessions per page: "

@@ -8,7 +8,6 @@ not checked, as Streamlit itself does not: the result is still wanted by the cac
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,20 +16,18 @@ from streamlit.runtime.caching.cache_utils import in_cached_function
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_run_yield_check, get_script_run_ctx
 
 from services.budget import HEAVY_WORK_DEADLINE_S
-from services.workers import HeavyWorkPool, default_workers, machine_cores, torch_threads_for
+from services.workers import HeavyWorkPool, configured_workers, server_torch_threads, use_torch_threads
 
 T = TypeVar("T")
 
 
 @st.cache_resource(show_spinner=False)
 def heavy_pool() -> HeavyWorkPool:
-    """Sized to the machine (``EXPLORABLE_HEAVY_WORKERS`` overrides), torch's intra-op threads set to match."""
-    import torch
-
-    cores = machine_cores()
-    workers = int(os.environ.get("EXPLORABLE_HEAVY_WORKERS", "0")) or default_workers(cores)
-    torch.set_num_threads(torch_threads_for(workers, cores))
-    return HeavyWorkPool(workers)
+    """Sized to the machine (``EXPLORABLE_HEAVY_WORKERS`` overrides), torch's intra-op threads from the one
+    policy in ``services.workers.server_torch_threads`` for its workers and the script threads alike."""
+    threads = server_torch_threads()
+    use_torch_threads(threads)
+    return HeavyWorkPool(configured_workers(), torch_threads=threads)
 
 
 def run_heavy(fn: Callable[..., T], *args: Any, what: str, key: object = None,

@@ -75,10 +75,6 @@ KNN_MAX_DISTANCE_EVALUATIONS = 20_000_000
 KNN_MAX_SCRATCH_DISTANCES = 5_000_000
 
 # --- Grad-CAM (services.cam) ------------------------------------------------------------------------------
-#: torch intra-op threads in the server. Sessions already run in parallel threads; with torch's default (one
-#: per core) its OpenMP workers spin against each other and other work on a busy 2-core machine: a forward pass
-#: measured 10x slower (forward 2.8-5.5 s vs 0.23-0.43 s, faithfulness 7.1-7.5 s vs 1.9-2.4 s, load average 15).
-CAM_TORCH_THREADS = 1
 #: A weights file (upload or server folder): float32 ResNet-18/34/50 are 44.7/83.3/97.8 MiB.
 CAM_WEIGHTS_MAX_FILE_BYTES = 256 * MIB
 #: What its zip archive may inflate to, checked from the archive's directory before ``torch.load`` (a 3.1 MB

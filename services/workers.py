@@ -88,8 +88,9 @@ class Job:
 class HeavyWorkPool:
     """``workers`` threads taking jobs first come, first served, at most one waiting job per owner."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, torch_threads: int = 0) -> None:
         self.workers = workers or default_workers(machine_cores())
+        self.torch_threads = torch_threads  # > 0: each worker sets torch's intra-op threads to it at start
         self._queue: deque[Job] = deque()
         self._by_key: dict[object, Job] = {}
         self._owned: dict[str, Job] = {}
@@ -174,6 +175,8 @@ class HeavyWorkPool:
             job.future.set_exception(WorkCancelled("replaced by a newer request"))
 
     def _work(self) -> None:
+        if self.torch_threads:
+            use_torch_threads(self.torch_threads)
         while True:
             with self._lock:
                 while not self._queue:
@@ -209,6 +212,37 @@ def _accepts(fn: Callable[..., Any], name: str) -> bool:
         return False
 
 
+# -- torch's intra-op threads: the one decision for the pool's jobs and the pages' own torch calls -----------
+#
+# Sessions and pool workers already run in parallel threads. With torch's default (one intra-op thread per
+# core) their OpenMP workers spin against each other on a busy 2-core machine: a Grad-CAM forward pass measured
+# 10x slower (2.8-5.5 s vs 0.23-0.43 s, faithfulness 7.1-7.5 s vs 1.9-2.4 s, load average 15). So every torch
+# call in a server process uses ``server_torch_threads()``: ``EXPLORABLE_TORCH_THREADS`` if set, else the spare
+# cores divided among the pool's workers (1 on this machine; 3 each for 4 workers on 16 cores). The pool's
+# workers set it at start and the Grad-CAM page's model loader sets it for the script threads
+# (``services.cam.models.use_server_threads``); the spatial-transformer page's training keeps its own count
+# inside ``services.stn.torch_threads`` (one training run, measured there).
+
 def torch_threads_for(workers: int, cores: int) -> int:
     """Intra-op threads per job so that ``workers`` concurrent jobs fill, not oversubscribe, the spare cores."""
     return max(1, (cores - 1) // workers) if cores > 1 else 1
+
+
+def configured_workers() -> int:
+    """The pool's size in a server: ``EXPLORABLE_HEAVY_WORKERS`` if set, else ``default_workers``."""
+    return int(os.environ.get("EXPLORABLE_HEAVY_WORKERS", "0")) or default_workers(machine_cores())
+
+
+def server_torch_threads() -> int:
+    """torch's intra-op threads for every job and page of a server process (see the note above)."""
+    override = int(os.environ.get("EXPLORABLE_TORCH_THREADS", "0"))
+    return override if override > 0 else torch_threads_for(configured_workers(), machine_cores())
+
+
+def use_torch_threads(count: int) -> None:
+    """Set torch's intra-op threads: the calling thread's now, and the number torch gives threads that have not
+    run a parallel op yet (an OpenMP thread that already ran one keeps its own until it sets it again)."""
+    import torch
+
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)

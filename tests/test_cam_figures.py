@@ -11,6 +11,7 @@ from services.cam.figures import (
     best_cell_sentence,
     column_labels,
     duration,
+    encoded_rows,
     faithfulness_table,
     grid_image,
     guided_rows,
@@ -20,7 +21,7 @@ from services.cam.figures import (
     slow_button_label,
     slow_warning,
 )
-from services.cam.render import colorize, comparable_maps, overlay
+from services.cam.render import GridRow, colorize, comparable_maps, overlay
 from services.imaging import load_sample
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -125,3 +126,20 @@ def test_layers_are_matched_by_relative_depth():
     assert matched_layers("efficientnet-lite0", lite0, "efficientnet-lite2") == lite2  # same stage count
     assert matched_layers("efficientnet-lite0", ["_blocks.0", "_conv_head"], "resnet18") == ("layer1", "layer4")
     assert matched_layers("resnet18", ["layer2"], "efficientnet-lite1") == ("_blocks.6",)
+
+
+def test_encoded_rows_are_the_jpeg_st_image_would_send():
+    import io
+
+    from PIL import Image
+
+    rows, columns = np.mgrid[0:48, 0:64]
+    picture = np.stack([rows * 5, columns * 4, (rows + columns) * 2], axis=-1).astype(np.uint8)  # a smooth picture
+    (row,) = encoded_rows([GridRow("Grad-CAM", [picture, None], ["a", "b"])])
+    assert row.label == "Grad-CAM" and row.notes == ["a", "b"] and row.cells[1] is None
+    decoded = Image.open(io.BytesIO(row.cells[0]))
+    assert decoded.format == "JPEG" and decoded.size == (64, 48)
+    assert np.abs(np.asarray(decoded, dtype=int) - picture).mean() < 2  # quality 100
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="JPEG", quality=100)  # what st.image does with the array
+    assert row.cells[0] == buffer.getvalue()

@@ -293,3 +293,39 @@ def test_a_sanity_check_past_its_deadline_says_so_and_what_helps(no_exceptions, 
     assert error.startswith("The sanity check took longer than 0 s") and "Fewer layers (sidebar)" in error
     assert at.button(key="cam_run_sanity")  # the button is back for another try
     assert ended.wait(120) and outcome == [WorkCancelled]
+
+
+def test_sessions_viewing_the_same_picture_share_one_explanation(no_exceptions, monkeypatch):
+    import views.gradcam_layers as page
+
+    calls: dict[str, int] = {}
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] = calls.get(name, 0) + 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    for name in ("forward_pass", "explain_maps", "with_guided_backprop", "with_faithfulness"):
+        monkeypatch.setattr(page, name, counted(name, getattr(page, name)))
+    page._shared_box.clear()
+    query = {"layers": "_blocks.15,_conv_head", "size": "96"}
+    first = page_test("gradcam_layers")
+    first.query_params.update(query)
+    first.run()
+    no_exceptions(first)
+    assert calls == {"forward_pass": 1, "explain_maps": 1, "with_guided_backprop": 1, "with_faithfulness": 1}
+    second = page_test("gradcam_layers")  # another viewer, its own session
+    second.query_params.update(query)
+    second.run()
+    no_exceptions(second)
+    assert calls == {"forward_pass": 1, "explain_maps": 1, "with_guided_backprop": 1, "with_faithfulness": 1}
+    assert _captions(second) == _captions(first) and "Most faithful cell" in _captions(second)
+    first.button(key="cam_top_282").click().run()  # a new target: one backward pass on the kept forward pass
+    no_exceptions(first)
+    assert "Explaining **tiger cat**" in _captions(first)
+    assert calls["forward_pass"] == 1 and calls["explain_maps"] == 2
+    second.button(key="cam_top_282").click().run()  # the same new target elsewhere: already computed
+    no_exceptions(second)
+    assert "Explaining **tiger cat**" in _captions(second)
+    assert calls["forward_pass"] == 1 and calls["explain_maps"] == 2

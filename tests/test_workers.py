@@ -9,7 +9,14 @@ import time
 import pytest
 import streamlit as st
 
-from services.workers import HeavyWorkPool, WorkCancelled, WorkTimeout, default_workers, torch_threads_for
+from services.workers import (
+    HeavyWorkPool,
+    WorkCancelled,
+    WorkTimeout,
+    default_workers,
+    server_torch_threads,
+    torch_threads_for,
+)
 
 
 def _blocker(pool: HeavyWorkPool) -> threading.Event:
@@ -132,6 +139,30 @@ def test_the_pool_leaves_a_core_for_the_pages(cores, workers):
 @pytest.mark.parametrize(("workers", "cores", "threads"), [(1, 1, 1), (1, 2, 1), (15, 16, 1), (4, 16, 3), (1, 8, 7)])
 def test_torch_threads_fill_the_spare_cores_without_oversubscribing(workers, cores, threads):
     assert torch_threads_for(workers, cores) == threads
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_the_pool_workers_use_the_policys_torch_threads_whatever_the_process_was_set_to(threads):
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2 if threads != 2 else 1)  # what another part of the process last asked for
+    try:
+        pool = HeavyWorkPool(workers=1, torch_threads=threads)
+        assert pool.run("alice", torch.get_num_threads, deadline_s=30) == threads
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_one_setting_decides_torch_threads_for_jobs_and_pages(monkeypatch):
+    monkeypatch.setattr("services.workers.machine_cores", lambda: 16)
+    monkeypatch.delenv("EXPLORABLE_TORCH_THREADS", raising=False)
+    monkeypatch.delenv("EXPLORABLE_HEAVY_WORKERS", raising=False)
+    assert server_torch_threads() == 1  # 15 workers on 16 cores
+    monkeypatch.setenv("EXPLORABLE_HEAVY_WORKERS", "4")
+    assert server_torch_threads() == 3
+    monkeypatch.setenv("EXPLORABLE_TORCH_THREADS", "2")
+    assert server_torch_threads() == 2
 
 
 @pytest.mark.parametrize("decorator", [st.cache_data, st.cache_resource], ids=["cache_data", "cache_resource"])

@@ -17,6 +17,7 @@ import streamlit as st
 from components.figure_export import image_download, show_figure
 from components.heavy import run_heavy
 from components.image_input import image_input
+from components.memory import forget_when_empty
 from components.page_header import page_header
 from components.url_state import Param, keep_valid, publish, restore
 from services import budget
@@ -46,9 +47,11 @@ from services.cam.figures import (
     ROAD_INTRO,
     SANITY_INTRO,
     DisplayOptions,
+    EncodedRow,
     best_cell_sentence,
     column_labels,
     duration,
+    encoded_rows,
     faithfulness_table,
     grid_image,
     guided_rows,
@@ -66,7 +69,7 @@ from services.cam.figures import (
     slow_warning,
 )
 from services.cam.models import local_weights_files, use_server_threads, weights_folder
-from services.cam.render import COLORMAPS
+from services.cam.render import COLORMAPS, GridRow
 from services.cam.road import estimate_road_imputations, road_scores
 from services.cam.sanity import estimate_sanity_passes, sanity_check
 from services.imaging import SAMPLES, ImageInputError
@@ -81,6 +84,12 @@ ALL_LAYERS = sorted({layer for spec in MODELS.values() for layer in spec.layers}
 MAX_SIDE = 640
 #: After a deadline message of the sanity check or ROAD: what makes them cheaper.
 FEWER_PASSES_HINT = "Fewer layers (sidebar) or a smaller input size (Options) make it faster."
+#: Results every session shares (``_shared_box``, ``_shown``): one picture's explanation (maps, guided backprop
+#: and faithfulness share their arrays) is about 12 MB at MAX_SIDE and its encoded grid 2-5 MB. A kept forward
+#: pass (about 70 MB with its graph) stays in its session only. Entries unused for SHARED_TTL_S are dropped on
+#: the next write, and all of them when the last session has gone (``components.memory``).
+SHARED_ENTRIES = 24
+SHARED_TTL_S = 10 * 60
 #: ``server.maxUploadSize`` in .streamlit/config.toml: the server refuses larger uploads whatever a widget says.
 UPLOAD_LIMIT_MB = st.get_option("server.maxUploadSize")
 
@@ -274,15 +283,50 @@ def _request(methods: list[str]) -> ExplainRequest:
     )
 
 
-def _remembered(stage: str, key: Any, compute: Callable[[], Any], keep: int) -> Any:
-    """This session's result of ``stage`` for ``key``, computed once; the ``keep`` latest are kept."""
+@st.cache_resource(show_spinner=False, max_entries=SHARED_ENTRIES, ttl=SHARED_TTL_S)
+def _shared_box(stage: str, key: str) -> dict:
+    """An empty box per (stage, key) that every session sees: the first result is put in it, so 16 viewers of
+    a bundled picture get one explanation. The box is made instantly (no st.* inside the cached function);
+    first callers at the same moment share one job because ``run_heavy`` single-flights by key."""
+    return {}
+
+
+def _remembered(stage: str, key: Any, compute: Callable[[], Any], keep: int, shared: bool = True) -> Any:
+    """This session's result of ``stage`` for ``key``, else every session's (``shared``), else computed once;
+    the session holds its ``keep`` latest."""
     store: dict = st.session_state.setdefault(f"cam_memo_{stage}", {})
     if key not in store:
-        value = compute()
+        box = _shared_box(stage, repr(key)) if shared else {}
+        if "value" not in box:
+            box["value"] = compute()
         while len(store) >= keep:
             store.pop(next(iter(store)))
-        store[key] = value
+        store[key] = box["value"]
     return store[key]
+
+
+@st.cache_resource(show_spinner=False, max_entries=SHARED_ENTRIES, ttl=SHARED_TTL_S)
+def _shown(kind: str, key: str, display_key: str, _explanation: Explanation, _display: DisplayOptions) -> tuple:
+    """(rows, the same rows JPEG-encoded) of the grid ("maps") or its guided rows ("guided"), built and encoded
+    once for every session showing this explanation with these display options (they were 45 % of the server's
+    GIL time at 16 Grad-CAM sessions, encoded on every rerun of every session)."""
+    rows = (method_rows if kind == "maps" else guided_rows)(_explanation, _display)
+    return rows, encoded_rows(rows)
+
+
+@st.cache_resource(show_spinner=False, max_entries=SHARED_ENTRIES, ttl=SHARED_TTL_S)
+def _side_pictures(key: str, display_key: str, _explanation: Explanation, _display: DisplayOptions) -> EncodedRow:
+    """The input and guided backprop pictures, encoded once (their captions as the row's notes)."""
+    pictures = side_pictures(_explanation, _display)
+    return encoded_rows([GridRow("side", [p for _, p in pictures], [c for c, _ in pictures])])[0]
+
+
+@st.cache_resource(show_spinner=False, max_entries=SHARED_ENTRIES, ttl=SHARED_TTL_S)
+def _grid_picture(key: str, display_key: str, _explanation: Explanation, _rows: list) -> np.ndarray:
+    return grid_image(_explanation, _rows)
+
+
+forget_when_empty(_shared_box, _shown, _side_pictures, _grid_picture)  # they serve the viewers of the moment
 
 
 def _identity(model: CamModel, pixels: np.ndarray) -> tuple:
@@ -309,13 +353,17 @@ def _maps(model: CamModel, pixels: np.ndarray, identity: tuple, request: Explain
     fresh = (identity, request.maps_only) not in st.session_state.get("cam_memo_maps", {})
     bar = st.empty()
     try:
-        forward = None if request.aug_smooth else _remembered(
-            "forward", (identity, request.layers, request.input_size),
-            lambda: run_heavy(forward_pass, model, pixels, request, what="The forward pass"), keep=1)
-        explanation = _remembered("maps", (identity, request.maps_only), lambda: run_heavy(
-            explain_maps, model, pixels, request.maps_only, forward=forward, what="The explanation",
-            key=(identity, request.maps_only),
-            progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=text)), keep=3)
+        def compute() -> Explanation:  # the forward pass only when the maps are in no session's memo yet
+            forward_key = (identity, request.layers, request.input_size)
+            forward = None if request.aug_smooth else _remembered("forward", forward_key, lambda: run_heavy(
+                forward_pass, model, pixels, request, what="The forward pass", key=("forward", forward_key)),
+                keep=1, shared=False)
+            return run_heavy(
+                explain_maps, model, pixels, request.maps_only, forward=forward, what="The explanation",
+                key=("maps", identity, request.maps_only),
+                progress=lambda fraction, text: bar.progress(min(1.0, fraction), text=text))
+
+        explanation = _remembered("maps", (identity, request.maps_only), compute, keep=3)
     except (CamError, ImageInputError, WorkTimeout) as exc:
         st.error(str(exc))
         return None
@@ -371,17 +419,23 @@ def _grid(model: CamModel, explanation: Explanation, identity: tuple, request: E
     labels = column_labels(explanation)
     for column, label in zip(st.columns(len(labels)), labels):
         column.markdown(f"**{label}**")
-    rows = method_rows(explanation, display)
-    _draw_rows(rows, len(labels))
     key = (identity, request.maps_only)
-    if request.guided:
-        explanation = _remembered("guided", key, lambda: with_guided_backprop(model, explanation), keep=3)
-        guided = guided_rows(explanation, display)
-        _draw_rows(guided, len(labels))
-        rows += guided
-    if request.faithfulness:
-        explanation = _remembered("faith", (key, request.guided), lambda: with_faithfulness(
-            model, explanation, request.batch_size), keep=3)
+    display_key = repr(display)
+    rows, shown = _shown("maps", repr(key), display_key, explanation, display)
+    _draw_rows(shown, len(labels))
+    try:  # both run on the shared pool, once for every session asking
+        if request.guided:
+            explanation = _remembered("guided", key, lambda: run_heavy(
+                with_guided_backprop, model, explanation, what="Guided backprop", key=("guided", key)), keep=3)
+            guided, shown = _shown("guided", repr(key), display_key, explanation, display)
+            _draw_rows(shown, len(labels))
+            rows = rows + guided
+        if request.faithfulness:
+            explanation = _remembered("faith", (key, request.guided), lambda: run_heavy(
+                with_faithfulness, model, explanation, request.batch_size, what="The faithfulness scores",
+                key=("faith", key, request.guided)), keep=3)
+    except WorkTimeout as exc:
+        st.error(str(exc))
     st.caption(run_summary(explanation))
     table = faithfulness_table(explanation)
     if table:
@@ -394,10 +448,12 @@ def _grid(model: CamModel, explanation: Explanation, identity: tuple, request: E
         third.toggle("Heatmap only (no photo)", key="cam_raw")
         third.toggle("Shared colour scale across layers", key="cam_shared",
                      help="Per-layer scaling hides that early layers are weak; this keeps real magnitudes.")
-    for column, (caption, picture) in zip(st.columns(4), side_pictures(explanation, display)):
+    final_key = repr((key, request.guided, request.faithfulness))
+    side = _side_pictures(final_key, display_key, explanation, display)
+    for column, picture, caption in zip(st.columns(4), side.cells, side.notes or ()):
         column.image(picture, caption=caption)
-    image_download(grid_image(explanation, rows), f"gradcam-{explanation.model}", label="Download the grid (PNG)",
-                   key="cam_grid_png")
+    image_download(_grid_picture(final_key, display_key, explanation, rows), f"gradcam-{explanation.model}",
+                   label="Download the grid (PNG)", key="cam_grid_png")
     publish(PARAMS)
 
 

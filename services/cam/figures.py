@@ -3,6 +3,7 @@ captions, the downloadable grid image, and the sentences around them. The page o
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -10,6 +11,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from PIL import Image
 
 from services.cam.explain import METHODS, Explanation
 from services.cam.models import MODELS
@@ -135,6 +137,27 @@ def guided_rows(explanation: Explanation, display: DisplayOptions) -> list[GridR
                     [guided_gradcam_image(guided, explanation.map(method, layer).heatmap)
                      for layer in explanation.layers], _short_labels(explanation))
             for method in explanation.methods]
+
+
+@dataclass(frozen=True)
+class EncodedRow:
+    """A grid row ready to send: every cell JPEG-encoded once, at quality 100 as ``st.image`` encodes an array,
+    so sessions showing the same explanation share the bytes instead of encoding them on every rerun."""
+
+    label: str
+    cells: tuple[bytes | None, ...]
+    notes: Sequence[str] | None = None
+
+
+def encoded_rows(rows: Sequence[GridRow], quality: int = 100) -> list[EncodedRow]:
+    """``rows`` with each picture as JPEG bytes (``st.image`` passes JPEG bytes through unchanged)."""
+    def jpeg(picture: np.ndarray) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(np.asarray(picture, dtype=np.uint8)).save(buffer, format="JPEG", quality=quality)
+        return buffer.getvalue()
+
+    return [EncodedRow(row.label, tuple(None if cell is None else jpeg(cell) for cell in row.cells), row.notes)
+            for row in rows]
 
 
 def side_pictures(explanation: Explanation, display: DisplayOptions) -> list[tuple[str, np.ndarray]]:

@@ -30,13 +30,13 @@ from pytorch_grad_cam.guided_backprop import GuidedBackpropReLUasModule
 from torch import nn
 
 from services.budget import (
-    CAM_TORCH_THREADS,
     CAM_WEIGHTS_MAX_ENTRIES,
     CAM_WEIGHTS_MAX_FILE_BYTES,
     CAM_WEIGHTS_MAX_INFLATED_BYTES,
     MIB,
 )
 from services.cam.errors import UnknownLayerError, UnknownModelError, WeightsFileError, WeightsUnavailableError
+from services.workers import server_torch_threads, use_torch_threads
 
 DEFAULT_MODEL = "efficientnet-lite0"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -120,10 +120,10 @@ def imagenet_categories() -> tuple[str, ...]:
     return tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
 
 
-def use_server_threads(count: int = CAM_TORCH_THREADS) -> None:
-    """Set torch's intra-op threads for a server that runs several sessions at once (see ``services.budget``)."""
-    if torch.get_num_threads() != count:
-        torch.set_num_threads(count)
+def use_server_threads() -> None:
+    """Set torch's intra-op threads for a server that runs several sessions at once: the one policy in
+    ``services.workers.server_torch_threads``, the same number the heavy-work pool's jobs use."""
+    use_torch_threads(server_torch_threads())
 
 
 def pick_device() -> torch.device:

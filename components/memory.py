@@ -1,0 +1,99 @@
+"""Give memory back to the machine when viewers leave: one watcher thread per server process.
+
+Why: after a room of viewers left, a server's RSS stayed far above its post-warm-up level although their
+sessions were gone (``make bench BENCH=load``, memory row): glibc keeps freed heap pages in its arenas
+instead of returning them to the operating system. What: every ``CHECK_S`` the watcher counts this process's
+sessions (connected, or disconnected and still within ``server.disconnectedSessionTTL``); when the count has
+fallen since the last check (Streamlit has dropped sessions and their state, media and pending downloads),
+it runs one ``gc.collect()`` and glibc's ``malloc_trim(0)``, which hands every free page back. Both take a few
+milliseconds on a warm, frozen heap; nothing runs while the count is steady or growing. When the count reaches
+0, the caches registered with ``forget_when_empty`` (results that only serve the viewers of the moment, such
+as the Grad-CAM explanations every session shares) are cleared first. Every other cache keeps its
+``max_entries``/``ttl`` (stated at each cache) and ``server.maxCacheDataSize``: models, indexes and the
+warm-up's default views stay.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from streamlit.logger import get_logger
+from streamlit.runtime import Runtime
+
+_LOG = get_logger(__name__)
+CHECK_S = 10.0
+_START_LOCK = threading.Lock()
+_started = False
+
+
+def _libc_trim() -> Callable[[], int] | None:
+    """glibc's ``malloc_trim(0)``, or None where the C library has none (musl, macOS)."""
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+    if trim is None:
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return lambda: int(trim(0))
+
+
+class Clearable(Protocol):
+    def clear(self) -> None: ...
+
+
+_ROOM_CACHES: list[Callable[[], None]] = []
+
+
+def forget_when_empty(*cached: Clearable) -> None:
+    """Clear these ``st.cache_*`` functions when the last session has gone (see the module's note)."""
+    for function in cached:
+        if function.clear not in _ROOM_CACHES:
+            _ROOM_CACHES.append(function.clear)
+
+
+def _forget_room() -> None:
+    for clear in list(_ROOM_CACHES):
+        clear()
+
+
+def release() -> None:
+    """Collect cycles, then return the allocator's free pages to the operating system (where glibc allows)."""
+    gc.collect()
+    trim = _libc_trim()
+    if trim is not None:
+        trim()
+
+
+def _session_count() -> int:
+    return Runtime.instance()._session_mgr.num_sessions() if Runtime.exists() else 0  # no public count
+
+
+def _watch(stop: threading.Event, count: Callable[[], int] = _session_count,
+           give_back: Callable[[], None] = release, forget: Callable[[], None] = _forget_room) -> None:
+    previous = count()
+    while not stop.wait(CHECK_S):
+        now = count()
+        if now < previous:
+            if now == 0:
+                forget()
+            give_back()
+            _LOG.debug("sessions %d -> %d: memory given back", previous, now)
+        previous = now
+
+
+def start() -> None:
+    """Start this process's watcher once (idempotent)."""
+    global _started
+    with _START_LOCK:
+        if _started:
+            return
+        _started = True
+    threading.Thread(target=_watch, args=(threading.Event(),), name="memory-watch", daemon=True).start()

@@ -1,0 +1,60 @@
+"""The memory watcher: it gives memory back when sessions have left, and only then."""
+
+from __future__ import annotations
+
+import threading
+
+from components import memory
+
+
+def test_memory_is_given_back_only_when_the_session_count_falls(monkeypatch):
+    monkeypatch.setattr(memory, "CHECK_S", 0.01)
+    counts = iter([0, 3, 5, 5, 2, 2, 0, 4])
+    stop = threading.Event()
+    seen: list[int] = []
+    given: list[int] = []
+
+    def count() -> int:
+        value = next(counts, None)
+        if value is None:
+            stop.set()
+            return seen[-1]
+        seen.append(value)
+        return value
+
+    forgotten: list[int] = []
+    memory._watch(stop, count=count, give_back=lambda: given.append(seen[-1]),
+                  forget=lambda: forgotten.append(seen[-1]))
+    assert given == [2, 0]  # 5 -> 2 and 2 -> 0; rising or steady counts cost nothing
+    assert forgotten == [0]  # the room's caches go only when the last session has gone
+
+
+def test_the_rooms_caches_are_cleared_and_the_others_kept():
+    import streamlit as st
+
+    calls: list[str] = []
+
+    @st.cache_resource
+    def room(key: str) -> str:
+        calls.append("room")
+        return key
+
+    @st.cache_resource
+    def model(key: str) -> str:
+        calls.append("model")
+        return key
+
+    room("a"), model("a")
+    memory.forget_when_empty(room)
+    memory.forget_when_empty(room)  # registered once
+    memory._forget_room()
+    room("a"), model("a")
+    assert calls == ["room", "model", "room"]
+    memory._ROOM_CACHES.remove(room.clear)
+
+
+def test_release_returns_free_heap_pages_where_glibc_has_malloc_trim():
+    trim = memory._libc_trim()
+    assert trim is not None  # this machine's libc is glibc
+    assert trim() in (0, 1)  # 1: memory was released, 0: there was nothing to release
+    memory.release()
