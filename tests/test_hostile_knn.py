@@ -232,12 +232,19 @@ def test_ordinary_data_of_the_largest_size_keeps_every_k_value():
 
 
 def test_a_k_range_too_wide_for_memory_or_work_is_sized_down_with_the_reason():
+    from services import budget
+    from services.knn.neighbours import table_bytes
     from services.knn.settings import affordable_curve_ks, odd_ks
 
     split = _random_split()
     wide = odd_ks(1, 12_000)
     learning, cv = affordable_curve_ks(split, wide), affordable_curve_ks(split, wide, folds=10)
     assert 1 < len(learning.ks) < len(cv.ks) < len(wide)
+    assert learning.ks == wide[:len(learning.ks)] and cv.ks == wide[:len(cv.ks)]  # the smallest K are kept
+    # The learning curve stops at the last K whose table (depth K + 1, training and test points) fits:
+    table = lambda k: table_bytes(split.n_train + split.n_test, k + 1, split.n_classes)  # noqa: E731
+    last, first_cut = learning.ks[-1], wide[len(learning.ks)]
+    assert table(last) <= budget.KNN_MAX_TABLE_BYTES < table(first_cut)
     assert "would not fit in the 256 MiB" in learning.note
     assert "distance evaluations" in cv.note
 
@@ -260,6 +267,7 @@ def test_tie_breaking_is_metered_and_the_kept_values_are_exact(weights):
     curve, learning = cv_curve(split, settings, ks, 10), split_learning_curve(split, settings, ks)
     for metered in (curve, learning):
         assert 1 <= len(metered.ks) < len(ks) and "distance evaluations" in metered.note
+        assert tuple(int(k) for k in metered.ks) == ks[:len(metered.ks)]  # cut at the end, never in between
     kept = tuple(int(k) for k in curve.ks)
     exact = cv_error_curve(split.X_train_raw, split.y_train, kept, weights=weights, n_folds=10, n_classes=3)
     np.testing.assert_allclose(curve.errors, exact.errors, rtol=0, atol=1e-12)
