@@ -6,7 +6,7 @@ REQS := requirements.txt requirements-dev.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha256sum | cut -c1-16)
 PORT ?= 8501
 
-.PHONY: run test bench fuzz postgis clean serve
+.PHONY: run test bench fuzz postgis clean serve system-packages
 
 $(STAMP): $(REQS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,11 @@ $(STAMP): $(REQS)
 run: $(STAMP)
 	$(PY) -m scripts.serve --replicas 1 --port $(PORT) --address 0.0.0.0
 
-test: $(STAMP)
+# The Debian packages the browser, PostGIS and nginx tests need, installed when missing.
+system-packages:
+	@scripts/system_packages.sh
+
+test: $(STAMP) system-packages
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)

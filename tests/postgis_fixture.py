@@ -10,13 +10,12 @@ rather than importing the fixtures, keeps one cluster per session however many m
 
 The cluster is initdb'ed into a fresh folder under /tmp (the ``postgres`` OS user must reach it, which rules
 out pytest's private tmp dirs), listens on a random free port on 127.0.0.1 with fsync off, and is deleted at
-the end of the session. Without the PostgreSQL/PostGIS binaries the tests are skipped, unless
-``REQUIRE_POSTGIS=1`` (set by ``.ci/run``), which turns that into a failure.
+the end of the session. Without the PostgreSQL/PostGIS binaries the tests fail (never skip): ``make test``
+installs them (``scripts/system_packages.sh``).
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 
@@ -25,18 +24,12 @@ import pytest
 from scripts.postgis_cluster import ClusterError, LocalCluster, missing_binaries
 
 
-def _postgis_required() -> bool:
-    return os.environ.get("REQUIRE_POSTGIS") == "1"
-
-
 @pytest.fixture(scope="session")
 def postgis_binaries() -> None:
-    """Skips (or, with REQUIRE_POSTGIS=1, fails) when the server binaries or the extension are missing."""
+    """Fails, with what to install, when the server binaries or the extension are missing."""
     problem = missing_binaries()
     if problem:
-        if _postgis_required():
-            pytest.fail(f"REQUIRE_POSTGIS=1 but {problem}")
-        pytest.skip(f"{problem} (set REQUIRE_POSTGIS=1 to fail instead)")
+        pytest.fail(f"{problem}: `make test` installs PostgreSQL and PostGIS (scripts/system_packages.sh)")
 
 
 @pytest.fixture(scope="session")

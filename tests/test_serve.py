@@ -6,7 +6,6 @@ interactions. Fails on any exception element, lost session, or traceback in a re
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import threading
@@ -20,17 +19,13 @@ from bench.bench_load import run_load
 from scripts.serve import NGINX, cluster
 from scripts.serve_client import ServerGone, StreamlitSession
 
-pytestmark = [
-    pytest.mark.slow,
-    # skipped locally without nginx; CI (REQUIRE_NGINX=1, set by .ci/run, which installs it) fails instead
-    pytest.mark.skipif(not Path(NGINX).exists() and os.environ.get("REQUIRE_NGINX") != "1",
-                       reason=f"no nginx at {NGINX} (apt-get install nginx; REQUIRE_NGINX=1 to fail instead)"),
-]
+pytestmark = pytest.mark.slow
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)")
 
 
 @pytest.fixture(scope="module")
 def replicas():
+    assert Path(NGINX).exists(), f"no nginx at {NGINX}: `make test` installs it (scripts/system_packages.sh)"
     with cluster(2) as running:
         deadline = time.monotonic() + 400
         while not all("warm-up finished" in r.log.read_text() for r in running.replicas):

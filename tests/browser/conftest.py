@@ -1,13 +1,11 @@
 """Browser harness: one `streamlit run app.py` per test session, headless Debian Chromium via Playwright.
 
-Without Chromium the browser tests are skipped locally; with REQUIRE_BROWSER=1 (set by .ci/run) a missing
-browser fails them instead.
+Without Chromium the browser tests fail (never skip): `make test` installs it (scripts/system_packages.sh).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -40,12 +38,6 @@ def pytest_collection_modifyitems(config, items):
     browser_items = [item for item in items if Path(str(item.fspath)).is_relative_to(here)]
     for item in browser_items:
         item.add_marker(pytest.mark.browser)
-    if shutil.which(CHROMIUM) or os.path.exists(CHROMIUM):
-        return
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        return  # the browser fixture fails loudly instead
-    for item in browser_items:
-        item.add_marker(pytest.mark.skip(reason=f"no Chromium at {CHROMIUM} (set REQUIRE_BROWSER=1 to fail instead)"))
 
 
 def _free_port() -> int:
@@ -101,7 +93,7 @@ def _artifacts_dir() -> Path:
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"REQUIRE_BROWSER=1 but there is no Chromium at {CHROMIUM}: apt-get install chromium")
+        pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs it (or apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
