@@ -215,6 +215,35 @@ class _CanvasDots(_ScriptElement):
         self.color = color
 
 
+class _InstantClick(_ScriptElement):
+    """A click on the map reported at once: streamlit-folium reports it only after a 250 ms debounce (most
+    of the 300 ms a click may take to paint). This handler runs first and sends the value the debounced call
+    would send, in the same form, so that call then finds nothing new and sends nothing. It acts only when
+    the page asks for ``last_clicked`` alone; otherwise (or without streamlit-folium's globals) the component's
+    own path is left to do its work."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.on("click", function (event) {
+            var state = window.__GLOBAL_DATA__, streamlit = window.Streamlit;
+            if (!state || !streamlit || !state.returned_objects || state.returned_objects.join() !== "last_clicked"
+                || state.wrap_longitude) { return; }
+            var value = {last_clicked: event.latlng};
+            state.lat_lng_clicked = event.latlng;
+            if (JSON.stringify(value) === JSON.stringify(state.previous_data)) { return; }
+            state.previous_data = value;
+            streamlit.setComponentValue(value);
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "InstantClick"
+
+
 class _Results(_ScriptElement):
     """The query, its results, great-circle lines and the radius circle, built in the browser from one JSON
     payload (one element instead of one folium object per marker and line)."""
@@ -408,6 +437,7 @@ def base_map(outlines: str | None, base: str, dots: str | None, *, height: int =
         fmap.add_child(_Outlines(outlines, with_tiles=url is not None))
     if dots:
         fmap.add_child(_CanvasDots(dots))
+    fmap.add_child(_InstantClick())
     return fmap
 
 
