@@ -26,6 +26,7 @@ from functools import partial
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
+from bench import map_cam_browser
 from scripts.serve import cluster
 from scripts.serve_client import RunResult, StreamlitSession
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -191,6 +192,33 @@ def gradcam_class(bench: Bench) -> list[float]:
     return times
 
 
+# ---------------------------------------------------------------- map and Grad-CAM, in the page and its iframes
+# bench/map_cam_browser.py: painted also counts DOM changes inside component iframes (the map's Leaflet), the
+# Grad-CAM rows say when the grid's first row had decoded as well as when the page settled, and the server
+# side uses sample pictures the browser rows do not (explanations are shared by every session).
+
+
+def _frames(bench: Bench) -> Page:
+    bench.tab.context.add_init_script(map_cam_browser.INIT)  # once per document; the rows navigate first
+    return bench.tab
+
+
+def map_click_frames(bench: Bench) -> list[float]:
+    return [s[0] for s in map_cam_browser.map_rows(_frames(bench), bench.url, ROUNDS)["map click"]]
+
+
+_gradcam_runs: dict[str, dict] = {}
+
+
+def _gradcam(name: str) -> Callable[[Bench], list[float]]:
+    """One Grad-CAM row of ``map_cam_browser.gradcam_rows``, which measures them all in one pass per server."""
+    def in_browser(bench: Bench) -> list[float]:
+        if bench.url not in _gradcam_runs:
+            _gradcam_runs[bench.url] = map_cam_browser.gradcam_rows(_frames(bench), bench.url, ROUNDS)
+        return [s[0] for s in _gradcam_runs[bench.url][name]]
+    return in_browser
+
+
 # ---------------------------------------------------------------- a fresh server
 
 
@@ -214,6 +242,16 @@ ROWS: list[Row] = [
     Row("map click", map_click, map_click_server),
     Row("gradcam picture", gradcam_picture, gradcam_picture_server),
     Row("gradcam class", gradcam_class),  # on the tab gradcam picture left
+    Row("map click, page + map iframe", map_click_frames, partial(map_cam_browser.map_click_server, rounds=ROUNDS)),
+    Row("gradcam picture: grid painted", _gradcam("gradcam picture: grid painted"),
+        map_cam_browser.gradcam_picture_server),
+    Row("gradcam picture: page settled", _gradcam("gradcam picture")),  # server: the row above (shared results)
+    Row("gradcam class: grid painted", _gradcam("gradcam class: grid painted"), map_cam_browser.gradcam_class_server),
+    Row("gradcam class: page settled", _gradcam("gradcam class")),
+    Row("gradcam opacity", _gradcam("gradcam opacity"),
+        lambda viewer: map_cam_browser.gradcam_display_server(viewer, ROUNDS)["gradcam opacity"]),
+    Row("gradcam colour map", _gradcam("gradcam colour map"),
+        lambda viewer: map_cam_browser.gradcam_display_server(viewer, ROUNDS)["gradcam colour map"]),
 ]
 
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
-from scripts.serve_client import StreamlitSession
+from scripts.serve_client import RunResult, StreamlitSession
 
 QUIET_MS = 1000
 MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
@@ -175,25 +175,44 @@ def gradcam_rows(tab, url: str, rounds: int) -> Rows:
     return rows
 
 
+def map_click_server(viewer: StreamlitSession, rounds: int) -> list[RunResult]:
+    viewer.load("map")
+    return [viewer.set("Latitude", 48.0 + i / 10) for i in range(rounds)]
+
+
+def gradcam_picture_server(viewer: StreamlitSession) -> list[RunResult]:
+    viewer.load("gradcam")
+    labels = {o.split(" — ")[0]: o for o in viewer.widget("Sample picture").options if o}
+    return [viewer.set("Sample picture", labels[name]) for name in SERVER_PICTURES]
+
+
+def gradcam_class_server(viewer: StreamlitSession) -> list[RunResult]:
+    """Every top-5 button but the top-1 once (each a new target), on a picture the browser rows do not use."""
+    viewer.load("gradcam")
+    labels = {o.split(" — ")[0]: o for o in viewer.widget("Sample picture").options if o}
+    viewer.set("Sample picture", labels[SERVER_PICTURES[-1]])
+    results = []
+    for index in range(4):
+        button = [w.label for w in viewer.widgets.values() if w.kind == "button" and "%" in w.label][1 + index]
+        results.append(viewer.set(button, True))
+        viewer.widget_states.pop(viewer.widget(button).id)  # a click is one trigger
+    return results
+
+
+def gradcam_display_server(viewer: StreamlitSession, rounds: int) -> dict[str, list[RunResult]]:
+    viewer.load("gradcam")
+    return {"gradcam opacity": [viewer.set("Heatmap opacity", 0.45 + 0.05 * (i % 2)) for i in range(rounds)],
+            "gradcam colour map": [viewer.set("Colour map", ["viridis", "jet"][i % 2]) for i in range(min(rounds, 4))]}
+
+
 def service_times(url: str, rounds: int) -> dict[str, list[float]]:
     """The same reruns over the websocket, without painting."""
-    times: dict[str, list[float]] = {}
     with StreamlitSession(url, timeout_s=300) as viewer:
-        times["open map"] = [viewer.load("map").seconds for _ in range(2)]
-        times["map click"] = [viewer.set("Latitude", 48.0 + i / 10).seconds for i in range(rounds)]
-        times["open gradcam"] = [viewer.load("gradcam").seconds for _ in range(2)]
-        labels = {o.split(" — ")[0]: o for o in viewer.widget("Sample picture").options if o}
-        times["gradcam picture"] = [viewer.set("Sample picture", labels[s]).seconds for s in SERVER_PICTURES]
-        times["gradcam class"] = []
-        for index in range(4):  # every top-5 button but the top-1 once: each a new target
-            buttons = [w.label for w in viewer.widgets.values() if w.kind == "button" and "%" in w.label]
-            times["gradcam class"].append(viewer.set(buttons[1 + index], True).seconds)
-            viewer.widget_states.pop(viewer.widget(buttons[1 + index]).id)  # a click is one trigger
-        times["gradcam opacity"] = [viewer.set("Heatmap opacity", 0.45 + 0.05 * (i % 2)).seconds
-                                    for i in range(rounds)]
-        times["gradcam colour map"] = [viewer.set("Colour map", ["viridis", "jet"][i % 2]).seconds
-                                       for i in range(min(rounds, 4))]
-    return times
+        runs = {"open map": [viewer.load("map") for _ in range(2)], "map click": map_click_server(viewer, rounds),
+                "open gradcam": [viewer.load("gradcam") for _ in range(2)],
+                "gradcam picture": gradcam_picture_server(viewer), "gradcam class": gradcam_class_server(viewer),
+                **gradcam_display_server(viewer, rounds)}
+    return {name: [run.seconds for run in results] for name, results in runs.items()}
 
 
 def measure(browser, url: str, rounds: int) -> tuple[Rows, dict[str, list[float]]]:
