@@ -7,8 +7,9 @@ and /media/ bytes the action brought, and, beside it, the server's time for the 
 of ``scripts/serve_client.py``: script run plus media, no painting).
 
 ``python -m bench.map_cam_browser [rounds] [launcher]`` measures a ``streamlit run app.py`` server (and, with
-``launcher``, a ``python -m scripts.serve --replicas 1`` one too). ``bench/bench_browser.py`` calls
-:func:`map_rows` and :func:`gradcam_rows` for its table.
+``launcher``, a ``python -m scripts.serve --replicas 1`` one too); ``python -m bench.map_cam_browser rounds ab
+OTHER_CHECKOUT`` runs the map and Grad-CAM changes interleaved on this checkout and another one (an export of an
+older commit), both through the launcher. ``bench/bench_browser.py`` uses the row functions for its table.
 """
 
 from __future__ import annotations
@@ -270,6 +271,68 @@ def streamlit_run(port: int):
             proc.wait()
 
 
+@contextmanager
+def launcher(root: str, port: int):
+    """``python -m scripts.serve --replicas 1`` of the checkout at ``root`` on ``port``, once its warm-up finished."""
+    import subprocess
+    from pathlib import Path
+
+    log = Path(root) / ".serve" / "replica-0.log"
+    log.unlink(missing_ok=True)  # a finished warm-up of an earlier run is not this one's
+    proc = subprocess.Popen([sys.executable, "-m", "scripts.serve", "--replicas", "1", "--port", str(port)], cwd=root,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not (log.exists() and "warm-up finished" in log.read_text()):
+            time.sleep(1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=60)
+
+
+def interleaved(browser, urls: dict[str, str], rounds: int) -> dict[str, Rows]:
+    """The map click and the Grad-CAM changes on several servers, each action on every server in turn, so a busy
+    machine slows them alike (the ratios are what to compare)."""
+    tabs = {}
+    for name, url in urls.items():
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        context.add_init_script(INIT)
+        tabs[name] = context.new_page()
+        open_page(tabs[name], f"{url}/map")
+    rows: dict[str, Rows] = {name: {"map click": [], "gradcam picture: grid painted": [], "gradcam picture": [],
+                                    "gradcam class: grid painted": [], "gradcam class": [], "gradcam opacity": []}
+                             for name in urls}
+    leaflets = {name: tab.frame_locator(MAP_FRAME).locator("#map_div.leaflet-container") for name, tab in tabs.items()}
+    for leaflet in leaflets.values():
+        leaflet.wait_for(timeout=120_000)
+    for index in range(rounds):
+        for name, tab in tabs.items():
+            box = leaflets[name].bounding_box()
+            spot = {"x": box["width"] / 2 + (60 if index % 2 else -60), "y": box["height"] / 2 + 30}
+            rows[name]["map click"].append(painted(tab, lambda lf=leaflets[name], spot=spot: lf.click(position=spot)))
+    for name, tab in tabs.items():
+        open_page(tab, f"{urls[name]}/gradcam")
+    for picture in PICTURES:
+        for name, tab in tabs.items():
+            grid: list[float] = []
+            rows[name]["gradcam picture"].append(painted(tab, _select(tab, "Sample picture", picture), grid=grid))
+            rows[name]["gradcam picture: grid painted"] += [(g, 0, 0) for g in grid]
+    for index in range(4):
+        for name, tab in tabs.items():
+            grid = []
+            buttons = tab.locator('[data-testid="stButton"] button:visible').filter(has_text="%")
+            rows[name]["gradcam class"].append(painted(tab, lambda b=buttons, i=index: b.nth(1 + i).click(), grid=grid))
+            rows[name]["gradcam class: grid painted"] += [(g, 0, 0) for g in grid]
+    for index in range(rounds):
+        for name, tab in tabs.items():
+            thumb = tab.locator('[data-testid="stSlider"]').filter(has_text="Heatmap opacity").get_by_role("slider")
+            thumb.first.focus()
+            rows[name]["gradcam opacity"].append(painted(tab, lambda t=thumb.first, i=index: t.press(
+                "ArrowRight" if i % 2 else "ArrowLeft")))
+    return rows
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -281,6 +344,16 @@ def main() -> None:
     print(f"load average before: {open('/proc/loadavg').read().strip()}", flush=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        if len(sys.argv) > 3 and sys.argv[2] == "ab":  # ab OTHER_CHECKOUT: interleaved, both via the launcher
+            from pathlib import Path
+
+            with launcher(str(Path(__file__).resolve().parent.parent), port) as this, \
+                    launcher(sys.argv[3], port + 1) as other:
+                report = interleaved(browser, {"this checkout": this, sys.argv[3]: other}, rounds)
+            for name, rows in report.items():
+                print(table(f"{name} (interleaved, launcher)", rows, {}), flush=True)
+            print(f"load average after: {open('/proc/loadavg').read().strip()}", flush=True)
+            return
         with streamlit_run(port) as url:
             print(table("streamlit run app.py", *measure(browser, url, rounds)), flush=True)
         if "launcher" in sys.argv[2:]:
