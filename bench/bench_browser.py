@@ -1,14 +1,16 @@
 """Browser: what a person waits for, widget to painted, in Debian's headless Chromium against `streamlit run`.
 
-For each row of issue 17's table: the median and p95 over repeated runs of the time from the action to the last
-change of the page's DOM (a MutationObserver; the run is over when Streamlit's running indicator is gone and
-nothing changed for a second), next to the server's time for the same work (the same interaction sent by the
-websocket client in ``scripts/serve_client.py``: script run plus media, no painting). The first-page rows start
-a fresh server each time: once as soon as it answers ``/_stcore/health`` (the warm-up still running) and once
-after the launcher (``make run``) reported it ready.
+``ROWS`` is the table of issue 17: one ``Row`` per thing a person does, each with a function that does it in
+the browser (returning the painted seconds of each run: from the action to the last change of the page's DOM,
+seen by a MutationObserver; a run is over when Streamlit's running indicator is gone and nothing changed for
+a second) and, where there is one, a function that sends the same rerun over the websocket client of
+``scripts/serve_client.py`` (script run plus media, no painting) right after, on the same server. Each row is
+printed as soon as it is measured: painted p50 / p95, server p50 / p95, and the bytes one server rerun sent.
+The first-page rows start a fresh server each time: once as soon as it answers ``/_stcore/health`` (the
+warm-up still running) and once after the launcher (``make run``) reported it ready.
 
-Knobs: BROWSER_ROUNDS=6 (interaction rows; page opens and Grad-CAM use fewer), BROWSER_COLD=1 (0 skips the
-fresh-server rows).
+Knobs: BROWSER_ROUNDS=6 (interaction rows; page opens use 3), BROWSER_COLD=1 (0 skips the fresh-server rows),
+BROWSER_ROWS=knn,affine (only rows whose name contains one of these words), BROWSER_PORT=0.
 """
 
 from __future__ import annotations
@@ -18,15 +20,20 @@ import re
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
+from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
 
+from bench import map_cam_browser
 from scripts.serve import cluster
-from scripts.serve_client import StreamlitSession
+from scripts.serve_client import RunResult, StreamlitSession
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 
 ROUNDS = int(os.environ.get("BROWSER_ROUNDS", "6"))
+#: The warm server's port (fresh servers take the next one); 0: any free port.
+PORT = int(os.environ.get("BROWSER_PORT", "0"))
 QUIET_MS = 1000
 OBSERVE = """() => {
   if (!window.__painted) {
@@ -84,107 +91,211 @@ def _stats(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} / {p95:.2f}"
 
 
-def service_times(url: str) -> dict[str, list[float]]:
-    """The same work as the browser rows, sent over the websocket without painting."""
-    times: dict[str, list[float]] = {}
-    with StreamlitSession(url, timeout_s=300) as viewer:
-        for page in ("home", "map", "knn", "gradcam", "affine"):
-            times[f"open {page}"] = [viewer.load("" if page == "home" else page).seconds for _ in range(3)]
-        viewer.load("knn")
-        times["knn K"] = [viewer.set("K (neighbours)", 8 + i % 2).seconds for i in range(ROUNDS)]
-        viewer.load("affine")
-        times["affine slider"] = [viewer.set("angle (degrees)", 5.0 * (i + 1)).seconds for i in range(ROUNDS)]
-        viewer.load("map")
-        times["map click"] = [viewer.set("Latitude", 48.0 + i / 10).seconds for i in range(ROUNDS)]
-        viewer.load("gradcam")
-        samples = [o for o in viewer.widget("Sample picture").options if o][:3]
-        times["gradcam picture"] = [viewer.set("Sample picture", s).seconds for s in samples[1:] + samples[:1]]
-    return times
+@dataclass(frozen=True)
+class Bench:
+    """What a row function works with: the browser, one long-lived tab, and the warm server's URL."""
+
+    browser: Browser
+    tab: Page
+    url: str
 
 
-def _open_rows(tab, url: str, times: dict[str, list[float]]) -> None:
-    for page in ("home", "map", "knn", "gradcam", "affine"):
-        times[f"open {page}"] = [open_page(tab, f"{url}/{page}") for _ in range(3)]
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: the browser side (painted seconds per run) and the same rerun without painting."""
+
+    name: str
+    browser: Callable[[Bench], list[float]]
+    server: Callable[[StreamlitSession], list[RunResult]] | None = None
+    cold: bool = False  # starts its own fresh servers
 
 
-def _knn_rows(tab, url: str, times: dict[str, list[float]]) -> None:
-    open_page(tab, f"{url}/knn")
-    times["knn K"] = [painted(tab, _slider_keys(tab, "K (neighbours)", "ArrowRight" if i % 2 else "ArrowLeft"))
-                      for i in range(ROUNDS)]
+# ---------------------------------------------------------------- page opens
 
 
-def _affine_rows(tab, url: str, times: dict[str, list[float]]) -> None:
-    open_page(tab, f"{url}/affine")
-    times["affine slider"] = [painted(tab, _slider_keys(tab, "angle (degrees)", "ArrowRight")) for _ in range(ROUNDS)]
+def _open(page: str) -> Row:
+    path = "" if page == "home" else page
+
+    def in_browser(bench: Bench) -> list[float]:
+        return [open_page(bench.tab, f"{bench.url}/{path}") for _ in range(3)]
+
+    def on_server(viewer: StreamlitSession) -> list[RunResult]:
+        return [viewer.load(path) for _ in range(3)]
+
+    return Row(f"open {page}", in_browser, on_server)
 
 
-def _map_rows(tab, url: str, times: dict[str, list[float]]) -> None:
-    open_page(tab, f"{url}/map")
+# ---------------------------------------------------------------- KNN and affine
+
+
+def knn_k(bench: Bench) -> list[float]:
+    open_page(bench.tab, f"{bench.url}/knn")
+    return [painted(bench.tab, _slider_keys(bench.tab, "K (neighbours)", "ArrowRight" if i % 2 else "ArrowLeft"))
+            for i in range(ROUNDS)]
+
+
+def knn_k_server(viewer: StreamlitSession) -> list[RunResult]:
+    viewer.load("knn")
+    return [viewer.set("K (neighbours)", 8 + i % 2) for i in range(ROUNDS)]
+
+
+def affine_slider(bench: Bench) -> list[float]:
+    open_page(bench.tab, f"{bench.url}/affine")
+    return [painted(bench.tab, _slider_keys(bench.tab, "angle (degrees)", "ArrowRight")) for _ in range(ROUNDS)]
+
+
+def affine_slider_server(viewer: StreamlitSession) -> list[RunResult]:
+    viewer.load("affine")
+    return [viewer.set("angle (degrees)", 5.0 * (i + 1)) for i in range(ROUNDS)]
+
+
+# ---------------------------------------------------------------- map and Grad-CAM
+
+
+def map_click(bench: Bench) -> list[float]:
+    tab = bench.tab
+    open_page(tab, f"{bench.url}/map")
     tab.locator('iframe[title="streamlit_folium.st_folium"]').scroll_into_view_if_needed(timeout=120_000)
-    frame = tab.frame_locator('iframe[title="streamlit_folium.st_folium"]')
-    leaflet = frame.locator("#map_div.leaflet-container")
+    leaflet = tab.frame_locator('iframe[title="streamlit_folium.st_folium"]').locator("#map_div.leaflet-container")
     leaflet.wait_for(timeout=120_000)
-    times["map click"] = []
+    times = []
     for index in range(ROUNDS):
-        box = leaflet.bounding_box()
-        dx = 60 if index % 2 else -60
-        times["map click"].append(painted(tab, lambda box=box, dx=dx: leaflet.click(
-            position={"x": box["width"] / 2 + dx, "y": box["height"] / 2 + 30})))
-
-
-def _gradcam_rows(tab, url: str, times: dict[str, list[float]]) -> None:
-    open_page(tab, f"{url}/gradcam")
-    times["gradcam picture"] = [painted(tab, _select_option(tab, "Sample picture", name))
-                                for name in ("astronaut", "coffee", "chelsea")]
-    times["gradcam class"] = []
-    for index in range(2):
-        buttons = tab.locator('[data-testid="stButton"] button').filter(has_text="%")
-        if buttons.count() > 1:
-            times["gradcam class"].append(painted(tab, lambda i=index, b=buttons: b.nth(1 + i).click()))
-
-
-def browser_times(browser, url: str) -> dict[str, list[float]]:
-    """Every warm row; a row group that fails (a renamed widget) is reported and the others still run."""
-    times: dict[str, list[float]] = {}
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    tab = context.new_page()
-    for rows in (_open_rows, _knn_rows, _affine_rows, _map_rows, _gradcam_rows):
-        try:
-            rows(tab, url, times)
-        except (PlaywrightError, TimeoutError) as error:
-            print(f"({rows.__name__.strip('_')}: {type(error).__name__}: {str(error).splitlines()[0]})", flush=True)
-    context.close()
+        box = leaflet.bounding_box() or {"width": 800, "height": 600}
+        spot = {"x": box["width"] / 2 + (60 if index % 2 else -60), "y": box["height"] / 2 + 30}
+        times.append(painted(tab, partial(leaflet.click, position=spot)))
     return times
 
 
-def cold_rows(browser) -> dict[str, list[float]]:
-    """A fresh server per sample: the first page as soon as it is healthy, and after `make run` says ready."""
-    rows: dict[str, list[float]] = {"first page, server just healthy": [], "first page, after ready": []}
-    for label, warm in (("first page, server just healthy", False), ("first page, after ready", True)):
-        with cluster(1, warm=warm) as running:
-            context = browser.new_context(viewport={"width": 1440, "height": 1000})
-            rows[label].append(open_page(context.new_page(), f"{running.url}/"))
-            context.close()
-    return rows
+def map_click_server(viewer: StreamlitSession) -> list[RunResult]:
+    viewer.load("map")
+    return [viewer.set("Latitude", 48.0 + i / 10) for i in range(ROUNDS)]
+
+
+def gradcam_picture(bench: Bench) -> list[float]:
+    open_page(bench.tab, f"{bench.url}/gradcam")
+    return [painted(bench.tab, _select_option(bench.tab, "Sample picture", name))
+            for name in ("astronaut", "coffee", "chelsea")]
+
+
+def gradcam_picture_server(viewer: StreamlitSession) -> list[RunResult]:
+    viewer.load("gradcam")
+    samples = [o for o in viewer.widget("Sample picture").options if o][:3]
+    return [viewer.set("Sample picture", s) for s in samples[1:] + samples[:1]]
+
+
+def gradcam_class(bench: Bench) -> list[float]:
+    times = []
+    for index in range(2):
+        buttons = bench.tab.locator('[data-testid="stButton"] button').filter(has_text="%")
+        if buttons.count() > 1:
+            times.append(painted(bench.tab, buttons.nth(1 + index).click))
+    return times
+
+
+# ---------------------------------------------------------------- map and Grad-CAM, in the page and its iframes
+# bench/map_cam_browser.py: painted also counts DOM changes inside component iframes (the map's Leaflet), the
+# Grad-CAM rows say when the grid's first row had decoded as well as when the page settled, and the server
+# side uses sample pictures the browser rows do not (explanations are shared by every session).
+
+
+def _frames(bench: Bench) -> Page:
+    bench.tab.context.add_init_script(map_cam_browser.INIT)  # once per document; the rows navigate first
+    return bench.tab
+
+
+def map_click_frames(bench: Bench) -> list[float]:
+    return [s[0] for s in map_cam_browser.map_rows(_frames(bench), bench.url, ROUNDS)["map click"]]
+
+
+_gradcam_runs: dict[str, dict] = {}
+
+
+def _gradcam(name: str) -> Callable[[Bench], list[float]]:
+    """One Grad-CAM row of ``map_cam_browser.gradcam_rows``, which measures them all in one pass per server."""
+    def in_browser(bench: Bench) -> list[float]:
+        if bench.url not in _gradcam_runs:
+            _gradcam_runs[bench.url] = map_cam_browser.gradcam_rows(_frames(bench), bench.url, ROUNDS)
+        return [s[0] for s in _gradcam_runs[bench.url][name]]
+    return in_browser
+
+
+# ---------------------------------------------------------------- a fresh server
+
+
+def _first_page(warm: bool) -> Callable[[Bench], list[float]]:
+    def in_browser(bench: Bench) -> list[float]:
+        with cluster(1, warm=warm, port=PORT + 1 if PORT else None) as running:
+            context = bench.browser.new_context(viewport={"width": 1440, "height": 1000})
+            try:
+                return [open_page(context.new_page(), f"{running.url}/")]
+            finally:
+                context.close()
+    return in_browser
+
+
+ROWS: list[Row] = [
+    Row("first page, server just healthy", _first_page(warm=False), cold=True),
+    Row("first page, after ready", _first_page(warm=True), cold=True),
+    *(_open(page) for page in ("home", "map", "knn", "gradcam", "affine")),
+    Row("knn K", knn_k, knn_k_server),
+    Row("affine slider", affine_slider, affine_slider_server),
+    Row("map click", map_click, map_click_server),
+    Row("gradcam picture", gradcam_picture, gradcam_picture_server),
+    Row("gradcam class", gradcam_class),  # on the tab gradcam picture left
+    Row("map click, page + map iframe", map_click_frames, partial(map_cam_browser.map_click_server, rounds=ROUNDS)),
+    Row("gradcam picture: grid painted", _gradcam("gradcam picture: grid painted"),
+        map_cam_browser.gradcam_picture_server),
+    Row("gradcam picture: page settled", _gradcam("gradcam picture")),  # server: the row above (shared results)
+    Row("gradcam class: grid painted", _gradcam("gradcam class: grid painted"), map_cam_browser.gradcam_class_server),
+    Row("gradcam class: page settled", _gradcam("gradcam class")),
+    Row("gradcam opacity", _gradcam("gradcam opacity"),
+        lambda viewer: map_cam_browser.gradcam_display_server(viewer, ROUNDS)["gradcam opacity"]),
+    Row("gradcam colour map", _gradcam("gradcam colour map"),
+        lambda viewer: map_cam_browser.gradcam_display_server(viewer, ROUNDS)["gradcam colour map"]),
+]
+
+
+def selected_rows() -> list[Row]:
+    words = [w for w in os.environ.get("BROWSER_ROWS", "").split(",") if w]
+    cold = os.environ.get("BROWSER_COLD", "1") == "1"
+    return [row for row in ROWS if (cold or not row.cold) and (not words or any(w in row.name for w in words))]
+
+
+def measure_row(row: Row, bench: Bench) -> str:
+    """The row's table line; a row that fails (a renamed widget) says why and the others still run."""
+    try:
+        painted_s = row.browser(bench)
+    except (PlaywrightError, TimeoutError) as error:
+        return f"| {row.name} | {type(error).__name__}: {str(error).splitlines()[0]} | | | |"
+    server: list[RunResult] = []
+    if row.server is not None:
+        with StreamlitSession(bench.url, timeout_s=300) as viewer:
+            server = row.server(viewer)
+    sent = f"{statistics.median(r.ws_bytes + r.media_bytes for r in server) / 1000:.0f}" if server else "—"
+    return (f"| {row.name} | {_stats(painted_s)} | {_stats([r.seconds for r in server])} | {sent} | "
+            f"{len(painted_s)} | {os.getloadavg()[0]:.1f} |")
 
 
 def main() -> None:
+    rows = selected_rows()
+    print("| what a person does | painted p50 / p95 (s) | server run p50 / p95 (s) | KB sent per server run "
+          "| runs | load |\n|---|---|---|---|---|---|", flush=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        rows: dict[str, list[float]] = {}
-        if os.environ.get("BROWSER_COLD", "1") == "1":
-            rows |= cold_rows(browser)
-        with cluster(1) as running:
-            deadline = time.monotonic() + 600
-            while "warm-up finished" not in running.replicas[0].log.read_text() and time.monotonic() < deadline:
-                time.sleep(1)
-            rows |= browser_times(browser, running.url)
-            server = service_times(running.url)
+        for row in (r for r in rows if r.cold):
+            print(measure_row(row, Bench(browser, browser.new_page(), "")), flush=True)
+        warm_rows = [r for r in rows if not r.cold]
+        if warm_rows:
+            with cluster(1, port=PORT or None) as running:
+                deadline = time.monotonic() + 600
+                while "warm-up finished" not in running.replicas[0].log.read_text() and time.monotonic() < deadline:
+                    time.sleep(1)
+                context = browser.new_context(viewport={"width": 1440, "height": 1000})
+                bench = Bench(browser, context.new_page(), running.url)
+                for row in warm_rows:
+                    print(measure_row(row, bench), flush=True)
+                context.close()
         browser.close()
-    print("| what a person does | painted p50 / p95 (s) | server run p50 / p95 (s) | runs |")
-    print("|---|---|---|---|")
-    for name, values in rows.items():
-        print(f"| {name} | {_stats(values)} | {_stats(server.get(name, []))} | {len(values)} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -47,11 +49,13 @@ def figure_downloads(fig: go.Figure, filename: str, *, data: pd.DataFrame | None
     st.caption("PNG: use the camera icon in the figure's toolbar.")
 
 
-def image_download(image: np.ndarray, filename: str, *, label: str = "Download PNG", key: str | None = None) -> None:
-    """A PNG download button for a numpy image (uint8, or floats in [0, 1])."""
+def image_download(image: np.ndarray | Callable[[], np.ndarray], filename: str, *, label: str = "Download PNG",
+                   key: str | None = None) -> None:
+    """A PNG download button for a numpy image (uint8, or floats in [0, 1]), or for a function that builds it:
+    then the picture is built only when the button is pressed, not on every rerun."""
     st.download_button(
         label,
-        data=lambda: encode_png(image),
+        data=lambda: encode_png(image() if callable(image) else image),
         file_name=f"{filename}.png",
         mime="image/png",
         key=key or f"{filename}_png",

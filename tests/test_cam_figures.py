@@ -7,6 +7,7 @@ import pytest
 
 from services.cam import explain_layers, load_model
 from services.cam.figures import (
+    CELL_SIDE_PX,
     DisplayOptions,
     best_cell_sentence,
     column_labels,
@@ -128,18 +129,32 @@ def test_layers_are_matched_by_relative_depth():
     assert matched_layers("resnet18", ["layer2"], "efficientnet-lite1") == ("_blocks.6",)
 
 
-def test_encoded_rows_are_the_jpeg_st_image_would_send():
+def test_encoded_rows_are_display_sized_jpeg():
+    """Cells travel at display size: a 640 px working picture at quality 100 was 150-250 kB a cell."""
     import io
 
     from PIL import Image
 
-    rows, columns = np.mgrid[0:48, 0:64]
-    picture = np.stack([rows * 5, columns * 4, (rows + columns) * 2], axis=-1).astype(np.uint8)  # a smooth picture
+    rows, columns = np.mgrid[0:427, 0:640]
+    picture = np.stack([rows * 255 // 427, columns * 255 // 640, (rows + columns) * 255 // 1067],
+                       axis=-1).astype(np.uint8)  # a smooth picture
     (row,) = encoded_rows([GridRow("Grad-CAM", [picture, None], ["a", "b"])])
     assert row.label == "Grad-CAM" and row.notes == ["a", "b"] and row.cells[1] is None
     decoded = Image.open(io.BytesIO(row.cells[0]))
-    assert decoded.format == "JPEG" and decoded.size == (64, 48)
-    assert np.abs(np.asarray(decoded, dtype=int) - picture).mean() < 2  # quality 100
-    buffer = io.BytesIO()
-    Image.fromarray(picture).save(buffer, format="JPEG", quality=100)  # what st.image does with the array
-    assert row.cells[0] == buffer.getvalue()
+    assert decoded.format == "JPEG" and decoded.size == (CELL_SIDE_PX, round(427 * CELL_SIDE_PX / 640))
+    # The same picture as PIL's area average shrinks it, to JPEG's rounding on a smooth picture.
+    expected = np.asarray(Image.fromarray(picture).resize(decoded.size, Image.Resampling.BOX), dtype=int)
+    assert np.abs(np.asarray(decoded, dtype=int) - expected).mean() < 2
+    full = io.BytesIO()
+    Image.fromarray(picture).save(full, format="JPEG", quality=100)  # what was sent before
+    assert len(row.cells[0]) < len(full.getvalue()) / 4
+
+
+def test_small_pictures_are_not_enlarged():
+    import io
+
+    from PIL import Image
+
+    picture = np.zeros((48, 64, 3), np.uint8)
+    (row,) = encoded_rows([GridRow("side", [picture], None)], max_side=512)
+    assert Image.open(io.BytesIO(row.cells[0])).size == (64, 48)

@@ -265,3 +265,46 @@ def test_map_clicks_become_query_points():
     assert clicked_query({"lat": 95.0, "lng": 0.0}) == (90.0, 0.0)
     assert clicked_query(None) is None and clicked_query({"lat": "x", "lng": 1}) is None
     assert clicked_query({"lat": float("nan"), "lng": 1.0}) is None
+
+
+# --- issue 17: the big constant data travels as files, not inside every rerun's script ---------------------
+
+
+def _publisher():
+    published: dict[str, str] = {}
+
+    def publish(name: str, text: str) -> str:
+        url = f"files/{len(published)}-{name}"
+        published[url] = text
+        return url
+
+    return published, publish
+
+
+def test_published_map_names_its_data_instead_of_carrying_it():
+    outlines = outlines_json(country_outlines())
+    dots = dots_json(_results(["a", "b"]))
+    inline = _get_map_string(base_map(outlines, "outlines", dots))
+    published, publish = _publisher()
+    fmap = base_map(outlines, "outlines", dots, publish=publish)
+    script = _get_map_string(fmap)
+    assert outlines in inline and outlines not in script and dots not in script
+    assert len(script) < 20_000 < len(inline), (len(script), len(inline))
+    js, css = _links(fmap)
+    # Loaded in this order before the map's script: Leaflet, then the data the script names.
+    assert [url.split("-", 1)[1] for url in js] == ["leaflet.js", "outlines.js", "dots.js"]
+    assert [url.split("-", 1)[1] for url in css] == ["leaflet.css"]
+    assert published[js[0]].startswith("/*") and "L.version" not in script  # Leaflet itself, not in the script
+    assert published[js[1]] == ('(window.explorableMapData = window.explorableMapData || {})["outlines"] = '
+                                f"{outlines};\n")
+    assert 'window.explorableMapData["outlines"]' in script and 'window.explorableMapData["dots"]' in script
+
+
+def test_published_map_is_the_same_component_between_queries():
+    hashes = set()
+    for lat, lon in [(48.85, 2.35), (-33.87, 151.21)]:
+        _, publish = _publisher()
+        fmap = base_map(OUTLINES, "outlines", None, publish=publish)
+        results_layer(lat, lon, _results(["a"]), radius_km=None)
+        hashes.add(generate_js_hash(_get_map_string(fmap), "nn_map"))
+    assert len(hashes) == 1

@@ -46,6 +46,7 @@ from services.cam.figures import (
     HOW_IT_WORKS,
     ROAD_INTRO,
     SANITY_INTRO,
+    SIDE_PICTURE_PX,
     DisplayOptions,
     EncodedRow,
     best_cell_sentence,
@@ -318,15 +319,10 @@ def _shown(kind: str, key: str, display_key: str, _explanation: Explanation, _di
 def _side_pictures(key: str, display_key: str, _explanation: Explanation, _display: DisplayOptions) -> EncodedRow:
     """The input and guided backprop pictures, encoded once (their captions as the row's notes)."""
     pictures = side_pictures(_explanation, _display)
-    return encoded_rows([GridRow("side", [p for _, p in pictures], [c for c, _ in pictures])])[0]
+    return encoded_rows([GridRow("side", [p for _, p in pictures], [c for c, _ in pictures])], SIDE_PICTURE_PX)[0]
 
 
-@st.cache_resource(show_spinner=False, max_entries=SHARED_ENTRIES, ttl=SHARED_TTL_S)
-def _grid_picture(key: str, display_key: str, _explanation: Explanation, _rows: list) -> np.ndarray:
-    return grid_image(_explanation, _rows)
-
-
-forget_when_empty(_shared_box, _shown, _side_pictures, _grid_picture)  # they serve the viewers of the moment
+forget_when_empty(_shared_box, _shown, _side_pictures)  # they serve the viewers of the moment
 
 
 def _identity(model: CamModel, pixels: np.ndarray) -> tuple:
@@ -452,7 +448,8 @@ def _grid(model: CamModel, explanation: Explanation, identity: tuple, request: E
     side = _side_pictures(final_key, display_key, explanation, display)
     for column, picture, caption in zip(st.columns(4), side.cells, side.notes or ()):
         column.image(picture, caption=caption)
-    image_download(_grid_picture(final_key, display_key, explanation, rows), f"gradcam-{explanation.model}",
+    # Composed when the button is pressed: on every display change it was ~50 ms of the rerun.
+    image_download(lambda: grid_image(explanation, rows), f"gradcam-{explanation.model}",
                    label="Download the grid (PNG)", key="cam_grid_png")
     publish(PARAMS)
 

@@ -12,6 +12,7 @@ from streamlit_folium import st_folium
 from components.figure_export import show_figure
 from components.heavy import run_heavy
 from components.page_header import page_header
+from components.static_files import published_url
 from components.url_state import Param, publish, restore
 from services.budget import JOIN_DEADLINE_S, JOIN_PAGE_MAX_ROWS
 from services.geo.batch import BatchIndex, named_join
@@ -39,7 +40,7 @@ from services.geo.mapview import (
     clicked_query,
     display_sample,
     dots_json,
-    leaflet_assets,
+    leaflet_files,
     outlines_json,
     results_layer,
 )
@@ -570,12 +571,13 @@ def _search_panel() -> None:
 
 
 def _draw_map(base: str, dots: str | None, query, radius_km: float | None) -> None:
-    fmap = base_map(cached_outlines(), base, dots, height=MAP_HEIGHT)
+    # Leaflet, outlines and dots as files the browser caches: a click then resends only the map's small script.
+    fmap = base_map(cached_outlines(), base, dots, height=MAP_HEIGHT, publish=published_url)
     layers = []
     if query is not None and query[2] is not None:
         q_lat, q_lon, table = query
         layers.append(results_layer(q_lat, q_lon, table, radius_km, st.session_state.get("nn_model", "sphere")))
-    if leaflet_assets() is None:
+    if leaflet_files() is None:
         st.caption("Leaflet is loaded from a CDN (install `xstatic-leaflet` for a map that works offline).")
     st_folium(
         fmap,

@@ -139,25 +139,43 @@ def guided_rows(explanation: Explanation, display: DisplayOptions) -> list[GridR
             for method in explanation.methods]
 
 
+#: Longest side of a grid cell as sent to the browser. A cell is shown about 110 px wide in the 8-column grid on
+#: a laptop or projector and at most ~360 px on a phone that stacks the columns; the 640 px working picture at
+#: quality 100 was 150-250 kB a cell (3 MB a view), sent and decoded on every change of picture, class or display.
+CELL_SIDE_PX = 384
+#: The input and guided backprop pictures sit four to a row: shown larger, sent larger.
+SIDE_PICTURE_PX = 512
+#: JPEG quality of the pictures shown (downloads stay lossless PNG).
+DISPLAY_QUALITY = 90
+
+
 @dataclass(frozen=True)
 class EncodedRow:
-    """A grid row ready to send: every cell JPEG-encoded once, at quality 100 as ``st.image`` encodes an array,
-    so sessions showing the same explanation share the bytes instead of encoding them on every rerun."""
+    """A grid row ready to send: every cell JPEG-encoded once at display size, so sessions showing the same
+    explanation share the bytes instead of encoding them on every rerun (``st.image`` sends JPEG bytes as they
+    are)."""
 
     label: str
     cells: tuple[bytes | None, ...]
     notes: Sequence[str] | None = None
 
 
-def encoded_rows(rows: Sequence[GridRow], quality: int = 100) -> list[EncodedRow]:
-    """``rows`` with each picture as JPEG bytes (``st.image`` passes JPEG bytes through unchanged)."""
-    def jpeg(picture: np.ndarray) -> bytes:
-        buffer = io.BytesIO()
-        Image.fromarray(np.asarray(picture, dtype=np.uint8)).save(buffer, format="JPEG", quality=quality)
-        return buffer.getvalue()
+def display_jpeg(picture: np.ndarray, max_side: int = CELL_SIDE_PX, quality: int = DISPLAY_QUALITY) -> bytes:
+    """``picture`` as JPEG, shrunk (area-averaged, aspect kept) to at most ``max_side`` pixels a side."""
+    image = Image.fromarray(np.asarray(picture, dtype=np.uint8))
+    scale = max_side / max(image.size)
+    if scale < 1:
+        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                             Image.Resampling.BOX)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
 
-    return [EncodedRow(row.label, tuple(None if cell is None else jpeg(cell) for cell in row.cells), row.notes)
-            for row in rows]
+
+def encoded_rows(rows: Sequence[GridRow], max_side: int = CELL_SIDE_PX) -> list[EncodedRow]:
+    """``rows`` with each picture as display-sized JPEG bytes (:func:`display_jpeg`)."""
+    return [EncodedRow(row.label, tuple(None if cell is None else display_jpeg(cell, max_side) for cell in row.cells),
+                       row.notes) for row in rows]
 
 
 def side_pictures(explanation: Explanation, display: DisplayOptions) -> list[tuple[str, np.ndarray]]:

@@ -11,6 +11,7 @@ import base64
 import html
 import json
 import math
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import cast
@@ -51,19 +52,34 @@ RESULT_COLOR = "#1f77b4"
 PLACE_COLOR = "#6b6b6b"
 
 
-@lru_cache(maxsize=1)
-def leaflet_assets() -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] | None:
-    """Leaflet's JS and CSS as data: URLs from the xstatic-leaflet package, so the map needs no CDN.
+#: Publishes a text file for the map's iframe to load: (file name, text) -> its URL (``components.static_files``).
+Publish = Callable[[str, str], str]
+#: Where the published data scripts put their payloads in the map's iframe.
+DATA_GLOBAL = "explorableMapData"
 
-    None when that package is missing: the map then loads Leaflet from folium's CDN links (online only).
-    """
+
+@lru_cache(maxsize=1)
+def leaflet_files() -> tuple[str, str] | None:
+    """Leaflet's JS and CSS text from the xstatic-leaflet package, so the map needs no CDN; None without it."""
     try:
         from xstatic.pkg import leaflet
     except ImportError:
         return None
     folder = Path(leaflet.BASE_DIR)
-    js = base64.b64encode((folder / "leaflet.js").read_bytes()).decode("ascii")
-    css = base64.b64encode((folder / "leaflet.css").read_bytes()).decode("ascii")
+    return (folder / "leaflet.js").read_text(encoding="utf-8"), (folder / "leaflet.css").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def leaflet_assets() -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] | None:
+    """Leaflet's JS and CSS as data: URLs (see :func:`leaflet_files`), for a map embedded in one document.
+
+    None when that package is missing: the map then loads Leaflet from folium's CDN links (online only).
+    """
+    files = leaflet_files()
+    if files is None:
+        return None
+    js = base64.b64encode(files[0].encode()).decode("ascii")
+    css = base64.b64encode(files[1].encode()).decode("ascii")
     return (
         (("leaflet", f"data:text/javascript;base64,{js}"),),
         (("leaflet_css", f"data:text/css;base64,{css}"),),
@@ -213,6 +229,35 @@ class _CanvasDots(_ScriptElement):
         self._name = "CanvasDots"
         self.points = points_json
         self.color = color
+
+
+class _InstantClick(_ScriptElement):
+    """A click on the map reported at once: streamlit-folium reports it only after a 250 ms debounce (most
+    of the 300 ms a click may take to paint). This handler runs first and sends the value the debounced call
+    would send, in the same form, so that call then finds nothing new and sends nothing. It acts only when
+    the page asks for ``last_clicked`` alone; otherwise (or without streamlit-folium's globals) the component's
+    own path is left to do its work."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.on("click", function (event) {
+            var state = window.__GLOBAL_DATA__, streamlit = window.Streamlit;
+            if (!state || !streamlit || !state.returned_objects || state.returned_objects.join() !== "last_clicked"
+                || state.wrap_longitude) { return; }
+            var value = {last_clicked: event.latlng};
+            state.lat_lng_clicked = event.latlng;
+            if (JSON.stringify(value) === JSON.stringify(state.previous_data)) { return; }
+            state.previous_data = value;
+            streamlit.setComponentValue(value);
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "InstantClick"
 
 
 class _Results(_ScriptElement):
@@ -385,10 +430,15 @@ def marker_radius(count: int) -> float:
     return 2.5
 
 
-def base_map(outlines: str | None, base: str, dots: str | None, *, height: int = 560) -> folium.Map:
+def base_map(outlines: str | None, base: str, dots: str | None, *, height: int = 560,
+             publish: Publish | None = None) -> folium.Map:
     """The map without any query: outlines (always, so a failed tile load still leaves a map), optional
     tiles, and a sample of places as canvas dots (``outlines`` / ``dots`` from :func:`outlines_json` /
-    :func:`dots_json`)."""
+    :func:`dots_json`).
+
+    With ``publish``, Leaflet, the outlines and the dots go to the browser as files the iframe loads (and
+    caches) before the map's script runs, and the map's own script only names them: streamlit-folium resends
+    that script with every rerun (every click), and inline they were ~480 kB of it."""
     if base not in BASE_MAPS:
         raise InvalidSearchError(f"unknown base map {base!r}; choose one of {', '.join(BASE_MAPS)}")
     (lat, lon), zoom = HOME_VIEW
@@ -401,14 +451,29 @@ def base_map(outlines: str | None, base: str, dots: str | None, *, height: int =
         world_copy_jump=True,
         height=height,
     )
+    files = leaflet_files() if publish is not None else None
+    if publish is not None and files is not None:
+        fmap.default_js = [("leaflet", publish("leaflet.js", files[0]))]
+        fmap.default_css = [("leaflet_css", publish("leaflet.css", files[1]))]
     _, url, attribution = BASE_MAPS[base]
     if url is not None:
         fmap.add_child(_FallbackTiles(url, attribution))
     if outlines is not None:
-        fmap.add_child(_Outlines(outlines, with_tiles=url is not None))
+        fmap.add_child(_Outlines(_data(fmap, "outlines", outlines, publish), with_tiles=url is not None))
     if dots:
-        fmap.add_child(_CanvasDots(dots))
+        fmap.add_child(_CanvasDots(_data(fmap, "dots", dots, publish)))
+    fmap.add_child(_InstantClick())
     return fmap
+
+
+def _data(fmap: folium.Map, name: str, payload: str, publish: Publish | None) -> str:
+    """A JavaScript expression for the JSON ``payload``: the payload itself, or, with ``publish``, the global a
+    published script (loaded before the map's script, in order) sets to it."""
+    if publish is None:
+        return payload
+    script = f"(window.{DATA_GLOBAL} = window.{DATA_GLOBAL} || {{}})[{json.dumps(name)}] = {payload};\n"
+    fmap.default_js = [*fmap.default_js, (f"{name}_data", publish(f"{name}.js", script))]
+    return f"window.{DATA_GLOBAL}[{json.dumps(name)}]"
 
 
 def results_layer(

@@ -66,6 +66,34 @@ def test_click_on_the_map_moves_the_query_and_shows_results(page, app_url):
 
 # --- issue 17: the view fits the results, the picker follows the query, small screens -----------------
 
+#: Records every value the map sends to Streamlit, then fires a click the way Leaflet does.
+SPY = """() => {
+    window.__sent = [];
+    const send = window.Streamlit.setComponentValue;
+    window.Streamlit.setComponentValue = (value) => { window.__sent.push(JSON.stringify(value)); return send(value); };
+}"""
+FIRE = """() => { window.map.fire("click", {latlng: L.latLng(10.5, 20.25)}); return window.__sent.slice(); }"""
+
+
+def test_a_click_is_sent_at_once_and_only_once(page, app_url):
+    """streamlit-folium sends a click after a 250 ms debounce, most of the 300 ms a click may take to paint;
+    the page's own handler sends it in the same event, and the debounced call then sends nothing more."""
+    page.goto(f"{app_url}/map?nn_lat=48.8566&nn_lon=2.3522&nn_k=7")
+    settle(page)
+    leaflet = page.frame_locator('iframe[title="streamlit_folium.st_folium"]').locator("#map_div.leaflet-container")
+    leaflet.wait_for(timeout=60_000)
+    _drawn(leaflet, 48.8566, 2.3522)
+    leaflet.evaluate(SPY)
+    sent_in_the_click = leaflet.evaluate(FIRE)
+    assert sent_in_the_click == ['{"last_clicked":{"lat":10.5,"lng":20.25}}']
+    _drawn(leaflet, 10.5, 20.25)  # the page reran for the click and drew its results
+    time.sleep(0.6)  # past the debounce
+    assert leaflet.evaluate("() => window.__sent.length") == 1
+    settle(page)
+    assert _summary(page)[1:] == (10.5, 20.25)
+    assert_clean(page)
+
+
 VIEW = """() => {
     const groups = (window.feature_group || []).filter((group) => window.map.hasLayer(group));
     if (groups.length !== 1) return null;
