@@ -134,8 +134,18 @@ def saved(kind: str) -> bytes:
         state["fc.weight"] = torch.zeros(1000, 512).to_sparse()
     elif kind == "pickled object":
         state["fc.weight"] = _Storage(3)  # a class of this module: weights_only refuses it
+    elif kind == "nan weights":
+        state["fc.weight"] = torch.full((1000, 512), float("nan"))
+    elif kind == "inf running variance":
+        state["layer1.0.bn1.running_var"][3] = float("inf")
+    elif kind == "tuple keys in a checkpoint":
+        state = {"state_dict": {tuple(key.split(".")): value for key, value in state.items()}}
+    elif kind == "int keys, legacy format":
+        state = {index: value for index, value in enumerate(state.values())}
+    elif kind == "a list of tensors":
+        state = list(state.values())
     buffer = io.BytesIO()
-    torch.save(state, buffer)
+    torch.save(state, buffer, _use_new_zipfile_serialization=kind != "int keys, legacy format")
     return buffer.getvalue()
 
 
@@ -183,6 +193,11 @@ def test_compressions_torch_cannot_read_are_named(method):
     ("tuple keys", "keys are parameter names"),
     ("meta tensor", "without usable values (fc.weight (a meta tensor"),
     ("sparse tensor", "without usable values (fc.weight (sparse_coo layout"),
+    ("nan weights", "without usable values (fc.weight (NaN or infinite values)"),  # item 13: "p = nan"
+    ("inf running variance", "without usable values (layer1.0.bn1.running_var (NaN or infinite values)"),
+    ("tuple keys in a checkpoint", "keys are parameter names"),
+    ("int keys, legacy format", "keys are parameter names"),  # torch's pre-zip format: no archive to inspect
+    ("a list of tensors", "must hold a state dict"),
 ])
 def test_odd_keys_and_valueless_tensors_get_a_message(kind, message):
     cost = _run("saved", f"saved({kind!r})")

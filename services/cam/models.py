@@ -394,7 +394,7 @@ def _inflation_message(size: int) -> str:
 
 def _check_state_dict(network: nn.Module, state: Mapping[str, torch.Tensor], spec: ModelSpec) -> None:
     """Strict key, shape and kind check with a message naming what does not fit (weights of another
-    architecture, or tensors without values: meta, sparse, quantized, complex)."""
+    architecture, or tensors without usable values: meta, sparse, quantized, complex, NaN or infinite)."""
     expected = network.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -423,6 +423,8 @@ def _tensor_kind(tensor: torch.Tensor) -> str | None:
         return "quantized"
     if tensor.is_complex():
         return "complex numbers"
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        return "NaN or infinite values"  # every prediction would be p = nan
     return None
 
 
