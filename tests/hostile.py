@@ -41,6 +41,7 @@ class Cost:
     outcome: str  # "ok", or "module.ExceptionType: message"
     seconds: float
     extra_bytes: int  # peak RSS above the baseline taken after ``setup``
+    stdout: str = ""  # what the child printed (e.g. per-step times), for reports
 
     def raised(self, error: type[BaseException]) -> bool:
         return self.outcome.startswith(f"{error.__module__}.{error.__qualname__}:")
@@ -60,4 +61,4 @@ def measure(setup: str, body: str, *, timeout: float = 120.0) -> Cost:
     if line is None:
         raise AssertionError(f"the child died (rc {done.returncode}):\n{done.stderr[-3000:]}")
     report = json.loads(line.removeprefix("HOSTILE"))
-    return Cost(report["outcome"], report["seconds"], report["extra_kib"] * 1024)
+    return Cost(report["outcome"], report["seconds"], report["extra_kib"] * 1024, done.stdout)
