@@ -21,3 +21,14 @@ def test_the_harness_reports_the_exception_type_and_message():
     from services.imaging import ImageInputError
 
     assert cost.raised(ImageInputError) and "image" in cost.outcome.lower()
+
+
+def test_a_traceback_never_reaches_the_browser_with_server_paths():
+    """Issue 13: every traceback showed server paths. The served config shows only an uncaught exception's type
+    (Streamlit's "type": no message, no stack trace); the server log keeps the rest."""
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] in ("type", "none")
