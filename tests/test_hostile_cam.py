@@ -181,6 +181,20 @@ def test_a_zip_bomb_is_refused_before_it_inflates(call, message):
     assert cost.seconds < budget.REQUEST_SECONDS_TO_MESSAGE, cost
 
 
+def zip64_locator(disks: int) -> bytes:
+    """An empty archive whose zip64 locator claims ``disks`` disks (``zipfile.is_zipfile`` itself raises on it:
+    found by ``make fuzz`` once the weights target ran fast)."""
+    return b"PK\x06\x07" + struct.pack("<LQL", 0, 0, disks) + b"PK\x05\x06" + bytes(18)
+
+
+@pytest.mark.parametrize("disks", [2, 2**32 - 1])
+def test_an_archive_spanning_disks_is_refused(disks):
+    from services.cam import WeightsFileError, load_model
+
+    with pytest.raises(WeightsFileError, match="damaged zip archive"):
+        load_model("resnet18", weights_file=zip64_locator(disks))
+
+
 @pytest.mark.parametrize("method", [12, 14])
 def test_compressions_torch_cannot_read_are_named(method):
     cost = _run("other_compression", f"other_compression({method})")
