@@ -71,8 +71,10 @@ def main(trust: bool = True) -> None:
     rounds = iter(range(10**6))
 
     def page_apptest():
-        app.selectbox(key="cam_target").set_value(TARGETS[next(rounds) % len(TARGETS)]).run()
-        assert not app.exception and "Explaining" in "".join(c.value for c in app.caption)
+        target = TARGETS[next(rounds) % len(TARGETS)]
+        app.selectbox(key="cam_target").set_value(target).run()
+        shown = "".join(c.value for c in app.caption)
+        assert not app.exception and f"Explaining **{model.categories[target]}**" in shown  # this class, computed
 
     peers = {
         "pytorch-grad-cam: a GradCAM object per layer (8 layers)": library_per_layer,
