@@ -52,6 +52,8 @@ def cases() -> dict[str, tuple[str, str]]:
                                                     "load_image(data)"),
         "weights: zip bomb inflating to 2 GiB": (WEIGHTS + "data = zip_bomb(2 * GIB)\n",
                                                  "load_model('resnet18', weights_file=data)"),
+        "weights: 1 GiB bomb whose directory claims 200 MiB (inflated in chunks to the lie)": (
+            WEIGHTS + "data = zip_bomb(1 * GIB, declared=200 * MIB)\n", "load_model('resnet18', weights_file=data)"),
         "GeoJSON: MultiPoint with 2,600,000 positions": (
             GEOJSON + "data = ('{\"type\": \"MultiPoint\", \"coordinates\": [' + ','.join(['[1.5,2.5]'] * 2_600_000)"
                       " + ']}').encode()\n", "read_geojson_points(data)"),
