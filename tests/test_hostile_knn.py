@@ -354,3 +354,23 @@ def test_the_page_with_a_tie_heavy_upload_answers_every_change_within_budget(row
     cost = measure(setup, body, timeout=600)
     assert cost.outcome == "ok", cost.outcome
     assert cost.extra_bytes < budget.REQUEST_PEAK_BYTES, cost
+
+
+@pytest.mark.parametrize("header", [
+    "','.join(f'c{i}' for i in range(2_000_000))",  # 17 MB of header: 109 s and 2.4 GB before the cap
+    "';'.join(f'c{i}' for i in range(1_001))",
+    "'x,y,label,' + '\\t'.join(['t'] * 5_000)",
+])
+def test_a_csv_with_too_many_columns_is_refused_before_parsing(header):
+    setup = f"from services.knn import read_csv_table\nraw = ({header} + '\\n1,2,a\\n').encode()\n"
+    cost = measure(setup, "read_csv_table(raw, 'wide.csv')")
+    assert cost.raised(CsvError) and "the limit is 1,000" in cost.outcome, cost.outcome
+    _within_budget(cost)
+
+
+def test_a_row_far_wider_than_its_header_is_refused_quickly():
+    setup = ("from services.knn import read_csv_table\n"
+             "raw = ('x,y,label\\n' + '1,2,a\\n' * 20 + ','.join(['1'] * 2_000_000) + '\\n').encode()\n")
+    cost = measure(setup, "read_csv_table(raw, 'ragged.csv')")
+    assert cost.raised(CsvError) and "could not be read as CSV" in cost.outcome, cost.outcome
+    _within_budget(cost)

@@ -205,3 +205,24 @@ def test_a_file_or_column_name_cannot_inject_markdown(no_exceptions, name, data)
     shown = _rendered(at)
     assert any(escape_markdown(INJECTED) in text for text in shown), shown
     assert not any(INJECTED in text or re.search(r"(?<!\\)\]\(http", text) for text in shown), shown
+
+
+# --- rows x columns: a wide table ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header, fields", [("','.join(f'c{i}' for i in range(2_500_000))", "2,500,000"),
+                                            ("'\\t'.join(['lat', 'lon', *['x'] * 999])", "1,001")])
+def test_a_csv_with_too_many_columns_is_refused_before_parsing(header, fields):
+    """2,500,000 columns (22 MB) took 4.8 GB and 144 s in pandas before the cap."""
+    setup = f"from services.geo.places import read_table\ndata = ({header} + '\\n1,2\\n').encode()\n"
+    cost = measure(setup, "read_table(data)")
+    assert cost.raised(PointsFileError) and f"up to {fields} columns" in cost.outcome, cost.outcome
+    _within_budget(cost, peak=200 * 2**20)
+
+
+def test_a_row_far_wider_than_its_header_is_refused_quickly():
+    setup = ("from services.geo.places import read_table\n"
+             "data = ('lat,lon\\n' + '1,2\\n' * 20 + ','.join(['1'] * 2_000_000) + '\\n').encode()\n")
+    cost = measure(setup, "read_table(data)")
+    assert cost.raised(PointsFileError) and "not a readable CSV" in cost.outcome, cost.outcome
+    _within_budget(cost)
