@@ -76,9 +76,9 @@ def main() -> None:
         cost = measure(setup, body, timeout=600)
         steps = next((ast.literal_eval(line.removeprefix("STEPS ")) for line in cost.stdout.splitlines()
                       if line.startswith("STEPS ")), None)
-        slowest = max(steps.values()) if steps else cost.seconds
+        slowest = max(steps.values()) if steps else cost.wall_seconds
         outcome = "ok" if cost.outcome == "ok" else cost.outcome.split(":")[0].rsplit(".", 1)[-1]
-        print(f"| {name} | {outcome} | {cost.seconds:.2f} s | {f'{slowest:.2f} s' if steps else '—'} | "
+        print(f"| {name} | {outcome} | {cost.wall_seconds:.2f} s | {f'{slowest:.2f} s' if steps else '—'} | "
               f"{cost.extra_bytes / 2**20:,.0f} MiB |", flush=True)
         worst_s, worst_bytes = max(worst_s, slowest), max(worst_bytes, cost.extra_bytes)
     print(f"\nworst time to a message or result {worst_s:.2f} s (goal ≤ {budget.REQUEST_SECONDS_TO_MESSAGE:g} s); "

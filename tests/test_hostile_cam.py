@@ -164,7 +164,7 @@ except WeightsFileError as exc:
 
 
 def _run(builder: str, call: str):
-    return measure(SETUP.format(builder=builder, call=call), BODY, timeout=180)
+    return measure(SETUP.format(builder=builder, call=call), BODY)
 
 
 @pytest.mark.parametrize("call, message", [
