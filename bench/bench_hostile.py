@@ -54,6 +54,9 @@ def cases() -> dict[str, tuple[str, str]]:
                                                  "load_model('resnet18', weights_file=data)"),
         "weights: 1 GiB bomb whose directory claims 200 MiB (inflated in chunks to the lie)": (
             WEIGHTS + "data = zip_bomb(1 * GIB, declared=200 * MIB)\n", "load_model('resnet18', weights_file=data)"),
+        "CSV (map): a header of 2,500,000 columns (was 4.8 GB and 144 s)": (
+            "from services.geo.places import read_table\n"
+            "data = (','.join(f'c{i}' for i in range(2_500_000)) + '\\n1,2\\n').encode()\n", "read_table(data)"),
         "GeoJSON: MultiPoint with 2,600,000 positions": (
             GEOJSON + "data = ('{\"type\": \"MultiPoint\", \"coordinates\": [' + ','.join(['[1.5,2.5]'] * 2_600_000)"
                       " + ']}').encode()\n", "read_geojson_points(data)"),
