@@ -6,6 +6,7 @@ import streamlit as st
 
 from services import budget
 from services.imaging import DEFAULT_MAX_SIDE, SAMPLES, ImageInputError, LoadedImage, load_image, load_sample
+from services.text import escape_markdown
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"]
 
@@ -61,7 +62,7 @@ def image_input(
     try:
         image = _cached_upload(upload.getvalue(), max_side)
     except ImageInputError as exc:
-        st.error(f"Cannot use **{upload.name}**: {exc}")
+        st.error(f"Cannot use **{escape_markdown(upload.name)}**: {exc}")
         return None
     for note in image.notes:
         st.caption(note)

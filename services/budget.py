@@ -16,6 +16,10 @@ MIB = 2**20
 REQUEST_PEAK_BYTES = 1536 * MIB
 #: Time from a hostile input to the message that refuses it (the hostile-input suite asserts it).
 REQUEST_SECONDS_TO_MESSAGE = 5.0
+#: Fields in the header line of an uploaded CSV table (map and KNN), counted on the raw text before pandas
+#: builds one column per field: a 17 MB header of 2,000,000 columns took 2.4 GB and 109 s (KNN), 4.8 GB and
+#: 144 s (map). The pages need two or three columns; real exports have tens.
+CSV_MAX_COLUMNS = 1_000
 #: Longest a visitor waits for one heavy job (a CAM pass, a CV curve) in the shared pool before a message.
 HEAVY_WORK_DEADLINE_S = 90.0
 

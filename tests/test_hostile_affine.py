@@ -7,6 +7,8 @@ subprocess (``tests.hostile.measure``) and must finish within the request's time
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -108,3 +110,46 @@ def test_huge_finite_entries_are_not_called_singular():
         inverse(squashed)
     with pytest.raises(AffineError, match="does not fit in floating point"):
         inverse(matrix_from_entries([1e-310, 0, 0, 0, 1e-310, 0]))
+
+
+def _jpeg(pixels) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_the_camera_on_the_affine_page_goes_through_the_same_checks(no_exceptions):
+    """Issue 15 put the camera in the shared image input; on the affine page a shot is refused like an upload
+    when hostile (a GIF claiming a 65535 x 1800 screen) and warped when it is a photo."""
+    from services.imaging import load_sample
+    from tests.conftest import page_test
+    from tests.test_hostile_imaging import gif_with_screen
+
+    at = page_test("affine_playground", timeout=300).run()  # the first run imports every engine
+    charts = len(at.get("plotly_chart"))  # the sample's view
+    at.radio(key="affine_image_source").set_value("Camera").run()
+    assert "Take a picture" in at.info[0].value and len(at.get("plotly_chart")) < charts
+    at.camera_input(key="affine_image_camera").set_value(("shot.jpg", gif_with_screen(65535, 1800), "image/jpeg"))
+    at.run()
+    no_exceptions(at)
+    assert "Cannot use **shot.jpg**" in at.error[0].value and "limit" in at.error[0].value
+    at.camera_input(key="affine_image_camera").set_value(("shot.jpg", _jpeg(load_sample("coffee").pixels),
+                                                          "image/jpeg")).run()
+    no_exceptions(at)
+    assert not at.error and len(at.get("plotly_chart")) == charts
+
+
+def test_an_uploaded_file_name_cannot_inject_markdown(no_exceptions):
+    from services.text import escape_markdown
+    from tests.conftest import page_test
+
+    name = "![t](http://attacker.example/t.png).png"
+    at = page_test("affine_playground", timeout=300).run()
+    at.radio(key="affine_image_source").set_value("Upload").run()
+    at.file_uploader(key="affine_image_upload").upload(name, b"not an image", "image/png").run()
+    no_exceptions(at)
+    assert escape_markdown(name) in at.error[0].value and not re.search(r"(?<!\\)\]\(http", at.error[0].value)

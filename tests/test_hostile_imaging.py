@@ -72,6 +72,9 @@ Image.new("RGB", (10000, 10000), (40, 80, 120)).save(folder + "/webp_10000.webp"
 Image.new("RGB", (4000, 4000), (40, 80, 120)).save(folder + "/webp_4000.webp", lossless=True)
 Image.new("L", (11000, 10900), 7).save(folder + "/tiff_l_11000.tif", compression="tiff_deflate")
 Image.new("RGB", (9000, 9000), (1, 2, 3)).save(folder + "/tiff_rgb_9000.tif", compression="tiff_deflate")
+Image.new("RGB", (12000, 9000), (90, 60, 30)).save(folder + "/jpeg_rgb_12000x9000.jpg", quality=50)
+Image.new("CMYK", (11000, 10000), (0, 60, 30, 9)).save(folder + "/jpeg_cmyk_11000x10000.jpg", quality=50)
+Image.new("L", (10900, 11000), 77).save(folder + "/jpeg_l_10900x11000.jpg", quality=50)
 """
     subprocess.run([sys.executable, "-c", script], check=True, timeout=300)
     return folder
@@ -117,9 +120,31 @@ def test_png_bombs_are_refused_or_decoded_within_budget(tmp_path, width, height,
 
 @pytest.mark.parametrize("name, refused", [
     ("webp_10000.webp", True), ("webp_4000.webp", False), ("tiff_l_11000.tif", False), ("tiff_rgb_9000.tif", True),
+    # JPEG is decoded at 1/8 scale (libjpeg's draft): 100-120 MP photos load within the budget, CMYK and grey too
+    ("jpeg_rgb_12000x9000.jpg", False), ("jpeg_cmyk_11000x10000.jpg", False), ("jpeg_l_10900x11000.jpg", False),
 ])
-def test_webp_and_tiff_bombs_are_refused_or_decoded_within_budget(large_files, name, refused):
-    assert_bounded(cost_of(str(large_files / name)), refused=refused)
+def test_webp_tiff_and_jpeg_bombs_are_refused_or_decoded_within_budget(large_files, name, refused):
+    cost = cost_of(str(large_files / name))
+    assert_bounded(cost, refused=refused)
+    assert refused or cost.outcome == "ok", cost.outcome  # within the budget, so decoded
+
+
+def jpeg_declaring(width: int, height: int) -> bytes:
+    """A 64 x 64 JPEG whose frame header (SOF0) declares ``width`` x ``height``: the data ends long before."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(buffer, format="JPEG")
+    data = bytearray(buffer.getvalue())
+    frame = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, frame + 5, height, width)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("width, height, refused", [(65500, 65500, True), (12000, 9000, None), (60000, 2000, None)])
+def test_a_jpeg_header_declaring_a_huge_frame_is_bounded(tmp_path, width, height, refused):
+    """Over the pixel cap: refused before decoding; under it: decoded at reduced scale from the little data
+    there is (a grey-filled picture or a 'damaged' message), never at the declared size."""
+    cost = cost_of(write(tmp_path, "huge.jpg", jpeg_declaring(width, height)))
+    assert_bounded(cost, refused=bool(refused))
 
 
 @pytest.mark.parametrize("width, height", [(30000, 3900), (12000, 9000)])

@@ -5,6 +5,7 @@ subprocess by ``tests.hostile.measure``."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -178,3 +179,50 @@ def test_positions_must_be_two_numbers(coordinates):
     loaded = read_geojson_points(_geojson({"type": "Point", "coordinates": coordinates}))
     assert loaded.frame["name"].tolist() == ["ok"], loaded.frame
     assert any("feature 1" in note for note in loaded.notes)
+
+
+# --- item 15's class on the map page: visitor text inside markdown ------------------------------------------
+
+INJECTED = "![t](http://attacker.example/t.png)"
+
+
+def _rendered(at) -> list[str]:
+    return [e.value for e in (*at.info, *at.error, *at.warning, *at.caption, *at.markdown)]
+
+
+@pytest.mark.parametrize("name, data", [
+    (f"{INJECTED}.geojson", b'{"type": "FeatureCollection", '),  # a damaged file: its name in the error
+    ("x.csv", f"{INJECTED},[a](http://attacker.example/)\n1,2\n".encode()),  # columns not recognised: listed
+], ids=["file name in the error", "column names in the hint"])
+def test_a_file_or_column_name_cannot_inject_markdown(no_exceptions, name, data):
+    from services.text import escape_markdown
+    from tests.conftest import page_test
+
+    at = page_test("nearest_map", timeout=120).run()
+    at.radio(key="nn_data").set_value("upload").run()
+    at.file_uploader(key="nn_upload").upload(name, data, "text/csv").run()
+    no_exceptions(at)
+    shown = _rendered(at)
+    assert any(escape_markdown(INJECTED) in text for text in shown), shown
+    assert not any(INJECTED in text or re.search(r"(?<!\\)\]\(http", text) for text in shown), shown
+
+
+# --- rows x columns: a wide table ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header, fields", [("','.join(f'c{i}' for i in range(2_500_000))", "2,500,000"),
+                                            ("'\\t'.join(['lat', 'lon', *['x'] * 999])", "1,001")])
+def test_a_csv_with_too_many_columns_is_refused_before_parsing(header, fields):
+    """2,500,000 columns (22 MB) took 4.8 GB and 144 s in pandas before the cap."""
+    setup = f"from services.geo.places import read_table\ndata = ({header} + '\\n1,2\\n').encode()\n"
+    cost = measure(setup, "read_table(data)")
+    assert cost.raised(PointsFileError) and f"up to {fields} columns" in cost.outcome, cost.outcome
+    _within_budget(cost, peak=200 * 2**20)
+
+
+def test_a_row_far_wider_than_its_header_is_refused_quickly():
+    setup = ("from services.geo.places import read_table\n"
+             "data = ('lat,lon\\n' + '1,2\\n' * 20 + ','.join(['1'] * 2_000_000) + '\\n').encode()\n")
+    cost = measure(setup, "read_table(data)")
+    assert cost.raised(PointsFileError) and "not a readable CSV" in cost.outcome, cost.outcome
+    _within_budget(cost)

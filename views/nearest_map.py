@@ -59,6 +59,7 @@ from services.geo.places import (
 )
 from services.geo.search import MODES, results_table, table_columns, timed_search
 from services.geo.sphere import EARTH_RADIUS_KM, MAX_DISTANCE_KM
+from services.text import escape_markdown
 from services.workers import WorkTimeout
 from views.catalog import PageInfo
 
@@ -282,12 +283,12 @@ def _read_upload(upload, prefix: str) -> tuple[str, LoadedPoints] | None:
         if lat_column is None or lon_column is None:
             st.info(
                 "Choose the latitude and longitude columns: their names were not recognised "
-                f"(columns: {', '.join(columns)})."
+                f"(columns: {escape_markdown(', '.join(map(str, columns)))})."
             )
             return None
         return f"upload:{digest}:{lat_column}:{lon_column}", cached_table_points(digest, lat_column, lon_column, table)
     except PointsFileError as exc:
-        st.error(f"Cannot use **{upload.name}**: {exc}")
+        st.error(f"Cannot use **{escape_markdown(upload.name)}**: {escape_markdown(exc)}")
         return None
 
 

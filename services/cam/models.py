@@ -180,22 +180,15 @@ def load_model(
     ``UnknownModelError``, ``WeightsUnavailableError`` (offline and nothing cached) or ``WeightsFileError``.
     """
     spec = model_spec(name)
-    network = _build(spec)
+    network = build_network(spec)
     if weights_file is not None:
-        state = _read_weights_file(weights_file)
+        load_weights_file(network, spec, weights_file)
         origin = "your weights file"
-    elif not pretrained:
-        state = None
-        origin = "random initialisation (no weights)"
-    else:
+    elif pretrained:
         state, origin = _standard_weights(spec, allow_download=allow_download)
-    if state is not None:
-        _check_state_dict(network, state, spec)
-        try:
-            network.load_state_dict(state, strict=True)
-        except RuntimeError as exc:  # anything the check above did not foresee
-            raise WeightsFileError(f"These weights cannot be loaded into {spec.title} "
-                                   f"({exc.__class__.__name__}).") from exc
+        _copy_state(network, state, spec)
+    else:
+        origin = "random initialisation (no weights)"
     target = torch.device(device) if device is not None else pick_device()
     network = network.eval().to(target)
     guided = guided_copy(network)
@@ -221,7 +214,8 @@ def prepare_input(model: CamModel, image: np.ndarray, input_size: int | None = N
     return torch.from_numpy(np.ascontiguousarray(normalised.transpose(2, 0, 1)))[None].to(model.device)
 
 
-def _build(spec: ModelSpec) -> nn.Module:
+def build_network(spec: ModelSpec) -> nn.Module:
+    """The architecture of ``spec`` with random weights (nothing is loaded or downloaded)."""
     if spec.name.startswith("efficientnet-lite"):
         from efficientnet_lite_pytorch import EfficientNet
 
@@ -306,6 +300,21 @@ def local_weights_files(folder: str | Path) -> list[Path]:
 WEIGHTS_SUFFIXES = (".pth", ".pt", ".bin")
 
 
+def load_weights_file(network: nn.Module, spec: ModelSpec, source: bytes | str | Path) -> None:
+    """Copy the untrusted weights file ``source`` into ``network`` (built from ``spec``): read as tensors only
+    within the budget, then a strict key, shape and value check. Raises ``WeightsFileError`` only."""
+    _copy_state(network, _read_weights_file(source), spec)
+
+
+def _copy_state(network: nn.Module, state: Mapping[str, torch.Tensor], spec: ModelSpec) -> None:
+    _check_state_dict(network, state, spec)
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as exc:  # anything the check above did not foresee
+        raise WeightsFileError(f"These weights cannot be loaded into {spec.title} "
+                               f"({exc.__class__.__name__}).") from exc
+
+
 def _read_weights_file(source: bytes | str | Path) -> dict[str, torch.Tensor]:
     """A state dict from untrusted bytes or a path: tensors only (``weights_only=True``), never pickled code,
     and the archive's inflated size checked against the budget before anything is inflated."""
@@ -359,9 +368,9 @@ def check_archive(stream: io.BytesIO | Path) -> None:
     torch.save writes stored (uncompressed) entries, so an honest file passes at once. Legacy (non-zip) files
     are read by torch directly: their tensors cannot be larger than the file.
     """
-    if not zipfile.is_zipfile(stream):
-        return
     try:
+        if not zipfile.is_zipfile(stream):  # it reads the end records too: a zip64 locator can raise here
+            return
         with zipfile.ZipFile(stream) as archive:
             entries = archive.infolist()
             if len(entries) > CAM_WEIGHTS_MAX_ENTRIES:
@@ -394,7 +403,7 @@ def _inflation_message(size: int) -> str:
 
 def _check_state_dict(network: nn.Module, state: Mapping[str, torch.Tensor], spec: ModelSpec) -> None:
     """Strict key, shape and kind check with a message naming what does not fit (weights of another
-    architecture, or tensors without values: meta, sparse, quantized, complex)."""
+    architecture, or tensors without usable values: meta, sparse, quantized, complex, NaN or infinite)."""
     expected = network.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -423,6 +432,8 @@ def _tensor_kind(tensor: torch.Tensor) -> str | None:
         return "quantized"
     if tensor.is_complex():
         return "complex numbers"
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        return "NaN or infinite values"  # every prediction would be p = nan
     return None
 
 

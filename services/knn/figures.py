@@ -11,7 +11,6 @@ rerun sends the figure to the browser again.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +23,7 @@ from services.knn.explain import Explanation
 from services.knn.preprocess import Grid, Split
 from services.knn.scratch import ScratchComparison
 from services.knn.trees import ModelBoundary
+from services.text import escape_markdown
 
 PALETTE = [*qualitative.D3, *qualitative.Dark24[10:]]
 #: How far towards white the region tint goes at the lowest and the highest confidence.
@@ -33,9 +33,6 @@ PALE, STRONG = 0.88, 0.5
 LATTICE_TARGET = 40
 #: Train and test curves: Okabe-Ito blue and vermillion, told apart by colour-blind readers too.
 TRAIN_COLOR, TEST_COLOR = "#0072B2", "#D55E00"
-#: Characters that Markdown (and Streamlit's colour, icon and LaTeX directives) would interpret.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#!|~$:])")
-
 
 #: Names of the page's choices as a person reads them.
 DATASET_LABELS = {
@@ -96,11 +93,6 @@ def plot_text(text: str) -> str:
     """User text shown literally in plotly's labels: its pseudo-HTML (links, styles) and template fields
     (``%{...}``) inert."""
     return html.escape(str(text), quote=False).replace("%{", "%&#123;")
-
-
-def escape_markdown(text: str) -> str:
-    """User text (a class or column name) shown literally inside ``st.markdown``: no links, images or HTML."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
 
 
 def class_colors(n_classes: int) -> list[str]:
