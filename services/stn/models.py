@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional
+from torch.nn.grad import conv2d_weight
 
 N_CLASSES = 10
 IDENTITY_THETA = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
@@ -76,7 +77,7 @@ class _FoldedInputGradConv(torch.autograd.Function):
             columns = weight.reshape(out_channels, -1).t() @ grad.reshape(n, out_channels, -1)
             grad_x = functional.fold(columns, x.shape[-2:], weight.shape[-2:], stride=ctx.stride)
         if ctx.needs_input_grad[1]:
-            grad_weight = torch.nn.grad.conv2d_weight(x, weight.shape, grad, stride=ctx.stride)
+            grad_weight = conv2d_weight(x, weight.shape, grad, stride=ctx.stride)
         if ctx.needs_input_grad[2]:
             grad_bias = grad.sum((0, 2, 3))
         return grad_x, grad_weight, grad_bias, None
