@@ -55,11 +55,11 @@ def _load() -> str:
 
 
 def _first_reaching(history: list[EpochReport], ends: list[float], accuracy: float, model: str) -> str:
-    """'epoch k (t s)' where ``model``'s test accuracy first reached ``accuracy``, or 'not in n epochs'."""
+    """'at epoch k (t s)' where ``model``'s test accuracy first reached ``accuracy``, or 'not within n epochs'."""
     for report, end in zip(history, ends):
         if getattr(report, f"{model}_test_accuracy") >= accuracy:
-            return f"epoch {report.epoch} ({end:.1f} s)"
-    return f"not in {len(history)} epochs"
+            return f"at epoch {report.epoch} ({end:.1f} s)"
+    return f"not within {len(history)} epochs"
 
 
 def main() -> None:
@@ -92,11 +92,11 @@ def main() -> None:
     print(f"\nST-CNN / CNN time per epoch: median **{np.median(ratios):.2f}x**, range {min(ratios):.2f}–"
           f"{max(ratios):.2f}x, whole run {stn_s / cnn_s:.2f}x (goal ≤ {GOAL_RATIO}x). Default run wall time "
           f"**{wall:.1f} s** (goal < {GOAL_DEFAULT_RUN_S:.0f} s), of which training {cnn_s + stn_s:.1f} s.")
-    print(f"Wall time to the run's final accuracies: ST-CNN {last.stn_test_accuracy:.1%} at "
-          f"{_first_reaching(history, ends, last.stn_test_accuracy, 'stn')}, CNN {last.cnn_test_accuracy:.1%} at "
+    print(f"Wall time to the run's final accuracies: ST-CNN {last.stn_test_accuracy:.1%} "
+          f"{_first_reaching(history, ends, last.stn_test_accuracy, 'stn')}, CNN {last.cnn_test_accuracy:.1%} "
           f"{_first_reaching(history, ends, last.cnn_test_accuracy, 'cnn')}; the ST-CNN passed the CNN's final "
-          f"accuracy at {_first_reaching(history, ends, last.cnn_test_accuracy, 'stn')}, the CNN reached the "
-          f"ST-CNN's at {_first_reaching(history, ends, last.stn_test_accuracy, 'cnn')}.")
+          f"accuracy {_first_reaching(history, ends, last.cnn_test_accuracy, 'stn')}, the CNN reached the "
+          f"ST-CNN's {_first_reaching(history, ends, last.stn_test_accuracy, 'cnn')}.")
     print(f"load average after the default run: {_load()}\n")
 
     x, y = as_batch(digits.train.images), torch.from_numpy(digits.train.labels)
