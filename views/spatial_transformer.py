@@ -410,7 +410,7 @@ def _angle_panel(analysis: StnAnalysis) -> None:
                       help="Pearson correlation of applied against learned rotation over the test set.")
     columns[1].metric("slope", f"{relation.slope:+.2f}", help="−1: the transformer undoes every degree.")
     columns[2].metric("constant turn", f"{relation.intercept:+.1f}°", help="The fit's intercept.")
-    clear = relation.correlation < CLEAR_CORRELATION and relation.slope < CLEAR_SLOPE
+    clear = relation.slope is not None and relation.correlation < CLEAR_CORRELATION and relation.slope < CLEAR_SLOPE
     verdict = ("a clear negative relation: the transformer turns digits back" if clear
                else "no clear negative relation yet: train longer, or widen the rotation range")
     st.caption(f"Each point is a test digit. {verdict.capitalize()}.")
