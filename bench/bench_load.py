@@ -171,6 +171,11 @@ class LoadResult:
     def throughput(self) -> float:
         return len(self.latencies()) / self.wall
 
+    @property
+    def cpu_ms_per_interaction(self) -> float:
+        """Server CPU (all replicas) per interaction: the cost to cut when one process is GIL-bound."""
+        return 1000 * self.cores * self.wall / max(1, len(self.latencies()))
+
 
 def run_load(running: Cluster, pages: list[str], sessions: int, interactions: int, seed: int = 0) -> LoadResult:
     """``sessions`` viewers at once, page ``pages[i % len(pages)]`` for viewer i; the server's log is checked."""
@@ -227,7 +232,8 @@ def _row(result: LoadResult, page: str | None = None) -> str:
 def print_table(title: str, results: dict[tuple[str, int], LoadResult], levels: list[int], pages: list[str]):
     print(f"\n{title}\n")
     print("| page | " + " | ".join(f"p50 / p95 (s) at {n}" for n in levels)
-          + f" | interactions/s at {levels[-1]} | server CPU at {levels[-1]} (cores) | load client / whole machine"
+          + f" | interactions/s at {levels[-1]} | server CPU at {levels[-1]} (cores; ms per interaction)"
+          + " | load client / whole machine"
           + f" (cores) | peak RSS at {levels[-1]} | errors |")
     print("|---" * (len(levels) + 6) + "|")
     for page in pages:
@@ -235,7 +241,8 @@ def print_table(title: str, results: dict[tuple[str, int], LoadResult], levels: 
         last = cells[-1]
         errors = sum(r.exceptions + r.log_errors for r in cells if r)
         print(f"| {page} | " + " | ".join(_row(r) if r else "—" for r in cells)
-              + (f" | {last.throughput:.2f} | {last.cores:.2f} | {last.client_cores:.2f} / {last.machine_cores:.2f}"
+              + (f" | {last.throughput:.2f} | {last.cores:.2f}; {last.cpu_ms_per_interaction:.0f} ms"
+                 f" | {last.client_cores:.2f} / {last.machine_cores:.2f}"
                  f" | {last.peak_rss / 2**30:.2f} GB" if last else " | | | |")
               + f" | {errors} |", flush=True)
 
@@ -282,11 +289,12 @@ def gc_ab(pages: list[str], sessions: int, interactions: int, rounds: int = 2) -
     tracked, before, frozen, after = gc_probe()
     print(f"\nGC: {tracked:,} objects tracked with every page imported; gc.collect(2) {before * 1000:.0f} ms; "
           f"after gc.freeze() ({frozen:,} frozen) {after * 1000:.2f} ms\n")
+    on, off = ["--runner.postScriptGC", "true"], ["--runner.postScriptGC", "false"]
     variants = {
-        "postScriptGC on, nothing frozen (Streamlit default)": ({"EXPLORABLE_WARMUP": "0"}, []),
-        "postScriptGC on + warm-up gc.freeze() (chosen)": ({}, []),
-        "postScriptGC off": ({"EXPLORABLE_WARMUP": "0"}, ["--runner.postScriptGC", "false"]),
-        "postScriptGC off + warm-up gc.freeze()": ({}, ["--runner.postScriptGC", "false"]),
+        "postScriptGC on, nothing frozen (Streamlit default)": ({"EXPLORABLE_WARMUP": "0"}, on),
+        "postScriptGC on + warm-up gc.freeze()": ({}, on),
+        "postScriptGC off": ({"EXPLORABLE_WARMUP": "0"}, off),
+        "postScriptGC off + warm-up gc.freeze() + the watcher's collection every 5 s (chosen)": ({}, off),
     }
     times: dict[str, list[float]] = {name: [] for name in variants}
     rss: dict[str, int] = {}
