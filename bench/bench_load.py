@@ -159,6 +159,7 @@ class LoadResult:
     log_errors: int
     client_cores: float = 0.0
     machine_cores: float = 0.0
+    lost: list[str] = field(default_factory=list)  # replicas that exited during the run, and why
 
     def latencies(self, page: str | None = None) -> list[float]:
         return [t for log in self.logs if page in (None, log.page) for t in log.latencies]
@@ -180,6 +181,8 @@ class LoadResult:
 def run_load(running: Cluster, pages: list[str], sessions: int, interactions: int, seed: int = 0) -> LoadResult:
     """``sessions`` viewers at once, page ``pages[i % len(pages)]`` for viewer i; the server's log is checked."""
     offsets = [replica.log.stat().st_size for replica in running.replicas]
+    alive = [replica.process.poll() is None for replica in running.replicas]
+    oom_kills = _oom_kills()
     logs = [SessionLog(pages[i % len(pages)]) for i in range(sessions)]
     threads = [threading.Thread(target=viewer, args=(running.url, log.page, interactions, seed * 1000 + i, log))
                for i, log in enumerate(logs)]
@@ -189,8 +192,30 @@ def run_load(running: Cluster, pages: list[str], sessions: int, interactions: in
         for thread in threads:
             thread.join()
     new_log = "".join(_read_from(replica.log, offset) for replica, offset in zip(running.replicas, offsets))
+    lost = [_why_lost(running, replica, oom_kills) for replica, was in zip(running.replicas, alive)
+            if was and replica.process.poll() is not None]
     return LoadResult("+".join(pages), sessions, logs, meter.wall, meter.cores, meter.peak_rss,
-                      len(TRACEBACK.findall(new_log)), meter.client_cores, meter.machine_cores)
+                      len(TRACEBACK.findall(new_log)), meter.client_cores, meter.machine_cores, lost)
+
+
+def _oom_kills() -> int:
+    """The kernel's count of processes its OOM killer has killed since boot (``/proc/vmstat``)."""
+    for line in Path("/proc/vmstat").read_text().splitlines():
+        if line.startswith("oom_kill "):
+            return int(line.split()[1])
+    return 0
+
+
+def _why_lost(running: Cluster, replica, oom_kills_before: int) -> str:
+    """A replica that died under load: its exit status, whether the OOM killer ran, its last log lines, nginx's."""
+    status = replica.process.returncode
+    signal_name = f"signal {-status}" if status < 0 else f"status {status}"
+    oom = _oom_kills() - oom_kills_before
+    tail = " | ".join(replica.log.read_text(errors="replace").strip().splitlines()[-3:])
+    nginx_log = running.workdir / "nginx" / "error.log"
+    nginx = nginx_log.read_text(errors="replace").strip().splitlines()[-2:] if nginx_log.exists() else []
+    return (f"replica :{replica.port} exited with {signal_name}; OOM kills during the run: {oom}; its log ends: "
+            f"{tail or '(empty)'}; nginx: {' | '.join(nginx) or '(nothing)'}")
 
 
 def _read_from(path: Path, offset: int) -> str:
@@ -245,6 +270,9 @@ def print_table(title: str, results: dict[tuple[str, int], LoadResult], levels: 
                  f" | {last.client_cores:.2f} / {last.machine_cores:.2f}"
                  f" | {last.peak_rss / 2**30:.2f} GB" if last else " | | | |")
               + f" | {errors} |", flush=True)
+    for cell in (c for c in cells if c is not None):
+        for reason in cell.lost:
+            print(f"LOST during {page} at {cell.sessions} sessions: {reason}", flush=True)
 
 
 def print_mixed(title: str, result: LoadResult, single: dict[str, float], pages: list[str]) -> None:
