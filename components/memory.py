@@ -68,8 +68,20 @@ def _forget_room() -> None:
         clear()
 
 
+def drop_orphaned_media() -> None:
+    """Delete the media no live session shows. Streamlit does this after each script run and at a session's
+    shutdown, but a file the shutdown only marks (downloads), or a picture that a script still running at the
+    shutdown registered, waits for the *next* script run: after the last viewer left, nobody runs one. Twice:
+    the first pass marks downloads, the second deletes them."""
+    if Runtime.exists():
+        for _ in range(2):
+            Runtime.instance().media_file_mgr.remove_orphaned_files()
+
+
 def release() -> None:
-    """Collect cycles, then return the allocator's free pages to the operating system (where glibc allows)."""
+    """Drop orphaned media, collect cycles, then return the allocator's free pages to the operating system
+    (where glibc allows)."""
+    drop_orphaned_media()
     gc.collect()
     trim = _libc_trim()
     if trim is not None:

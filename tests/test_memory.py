@@ -62,3 +62,16 @@ def test_release_returns_free_heap_pages_where_glibc_has_malloc_trim():
     assert trim is not None  # this machine's libc is glibc
     assert trim() in (0, 1)  # 1: memory was released, 0: there was nothing to release
     memory.release()
+
+
+def test_release_drops_the_media_no_session_shows_before_trimming(monkeypatch):
+    """Streamlit deletes orphaned media only after a script run; after the last viewer left there is none."""
+    from types import SimpleNamespace
+
+    calls: list[str] = []
+    media = SimpleNamespace(remove_orphaned_files=lambda: calls.append("media"))
+    monkeypatch.setattr(memory.Runtime, "exists", staticmethod(lambda: True))
+    monkeypatch.setattr(memory.Runtime, "instance", staticmethod(lambda: SimpleNamespace(media_file_mgr=media)))
+    monkeypatch.setattr(memory.gc, "collect", lambda: calls.append("collect"))
+    memory.release()
+    assert calls == ["media", "media", "collect"]  # mark downloads, delete them, then collect
