@@ -3,7 +3,8 @@
 Each session opens a page and then makes ``LOAD_INTERACTIONS`` interactions with short think times, exactly
 as the browser sends them (``scripts/serve_client.py``); latency is from the widget change to
 ``script_finished`` plus the run's media fetched. Printed per page and for a mixed run: p50 / p95 at 1/4/8/16
-sessions, interactions per second, server CPU (cores) and peak RSS of all replicas, and exceptions. A second
+sessions, interactions per second, server CPU (cores, and ms per interaction) and peak RSS of all replicas, and
+exceptions; a replica that died during a run is named with its exit signal, OOM kills and last log lines. A second
 table is the GC A/B behind the warm-up's ``gc.freeze()``; a third the memory after everyone left.
 
 Knobs (environment): LOAD_LEVELS=1,4,8,16  LOAD_INTERACTIONS=6  LOAD_PAGES=map,knn,gradcam,affine
