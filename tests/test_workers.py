@@ -51,7 +51,7 @@ def test_identical_requests_are_computed_once_and_shared():
 def test_asking_again_replaces_the_owners_waiting_job_and_others_keep_their_turn():
     pool = HeavyWorkPool(workers=1)
     release = _blocker(pool)
-    order = []
+    order: list[str] = []
     stale = pool.submit("alice", order.append, "alice-1")
     bob = pool.submit("bob", order.append, "bob")
     fresh = pool.submit("alice", order.append, "alice-2")
