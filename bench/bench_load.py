@@ -3,7 +3,8 @@
 Each session opens a page and then makes ``LOAD_INTERACTIONS`` interactions with short think times, exactly
 as the browser sends them (``scripts/serve_client.py``); latency is from the widget change to
 ``script_finished`` plus the run's media fetched. Printed per page and for a mixed run: p50 / p95 at 1/4/8/16
-sessions, interactions per second, server CPU (cores) and peak RSS of all replicas, and exceptions. A second
+sessions, interactions per second, server CPU (cores, and ms per interaction) and peak RSS of all replicas, and
+exceptions; a replica that died during a run is named with its exit signal, OOM kills and last log lines. A second
 table is the GC A/B behind the warm-up's ``gc.freeze()``; a third the memory after everyone left.
 
 Knobs (environment): LOAD_LEVELS=1,4,8,16  LOAD_INTERACTIONS=6  LOAD_PAGES=map,knn,gradcam,affine
@@ -159,6 +160,7 @@ class LoadResult:
     log_errors: int
     client_cores: float = 0.0
     machine_cores: float = 0.0
+    lost: list[str] = field(default_factory=list)  # replicas that exited during the run, and why
 
     def latencies(self, page: str | None = None) -> list[float]:
         return [t for log in self.logs if page in (None, log.page) for t in log.latencies]
@@ -171,10 +173,17 @@ class LoadResult:
     def throughput(self) -> float:
         return len(self.latencies()) / self.wall
 
+    @property
+    def cpu_ms_per_interaction(self) -> float:
+        """Server CPU (all replicas) per interaction: the cost to cut when one process is GIL-bound."""
+        return 1000 * self.cores * self.wall / max(1, len(self.latencies()))
+
 
 def run_load(running: Cluster, pages: list[str], sessions: int, interactions: int, seed: int = 0) -> LoadResult:
     """``sessions`` viewers at once, page ``pages[i % len(pages)]`` for viewer i; the server's log is checked."""
     offsets = [replica.log.stat().st_size for replica in running.replicas]
+    alive = [replica.process.poll() is None for replica in running.replicas]
+    oom_kills = _oom_kills()
     logs = [SessionLog(pages[i % len(pages)]) for i in range(sessions)]
     threads = [threading.Thread(target=viewer, args=(running.url, log.page, interactions, seed * 1000 + i, log))
                for i, log in enumerate(logs)]
@@ -184,8 +193,30 @@ def run_load(running: Cluster, pages: list[str], sessions: int, interactions: in
         for thread in threads:
             thread.join()
     new_log = "".join(_read_from(replica.log, offset) for replica, offset in zip(running.replicas, offsets))
+    lost = [_why_lost(running, replica, oom_kills) for replica, was in zip(running.replicas, alive)
+            if was and replica.process.poll() is not None]
     return LoadResult("+".join(pages), sessions, logs, meter.wall, meter.cores, meter.peak_rss,
-                      len(TRACEBACK.findall(new_log)), meter.client_cores, meter.machine_cores)
+                      len(TRACEBACK.findall(new_log)), meter.client_cores, meter.machine_cores, lost)
+
+
+def _oom_kills() -> int:
+    """The kernel's count of processes its OOM killer has killed since boot (``/proc/vmstat``)."""
+    for line in Path("/proc/vmstat").read_text().splitlines():
+        if line.startswith("oom_kill "):
+            return int(line.split()[1])
+    return 0
+
+
+def _why_lost(running: Cluster, replica, oom_kills_before: int) -> str:
+    """A replica that died under load: its exit status, whether the OOM killer ran, its last log lines, nginx's."""
+    status = replica.process.returncode
+    signal_name = f"signal {-status}" if status < 0 else f"status {status}"
+    oom = _oom_kills() - oom_kills_before
+    tail = " | ".join(replica.log.read_text(errors="replace").strip().splitlines()[-3:])
+    nginx_log = running.workdir / "nginx" / "error.log"
+    nginx = nginx_log.read_text(errors="replace").strip().splitlines()[-2:] if nginx_log.exists() else []
+    return (f"replica :{replica.port} exited with {signal_name}; OOM kills during the run: {oom}; its log ends: "
+            f"{tail or '(empty)'}; nginx: {' | '.join(nginx) or '(nothing)'}")
 
 
 def _read_from(path: Path, offset: int) -> str:
@@ -227,7 +258,8 @@ def _row(result: LoadResult, page: str | None = None) -> str:
 def print_table(title: str, results: dict[tuple[str, int], LoadResult], levels: list[int], pages: list[str]):
     print(f"\n{title}\n")
     print("| page | " + " | ".join(f"p50 / p95 (s) at {n}" for n in levels)
-          + f" | interactions/s at {levels[-1]} | server CPU at {levels[-1]} (cores) | load client / whole machine"
+          + f" | interactions/s at {levels[-1]} | server CPU at {levels[-1]} (cores; ms per interaction)"
+          + " | load client / whole machine"
           + f" (cores) | peak RSS at {levels[-1]} | errors |")
     print("|---" * (len(levels) + 6) + "|")
     for page in pages:
@@ -235,9 +267,13 @@ def print_table(title: str, results: dict[tuple[str, int], LoadResult], levels: 
         last = cells[-1]
         errors = sum(r.exceptions + r.log_errors for r in cells if r)
         print(f"| {page} | " + " | ".join(_row(r) if r else "—" for r in cells)
-              + (f" | {last.throughput:.2f} | {last.cores:.2f} | {last.client_cores:.2f} / {last.machine_cores:.2f}"
+              + (f" | {last.throughput:.2f} | {last.cores:.2f}; {last.cpu_ms_per_interaction:.0f} ms"
+                 f" | {last.client_cores:.2f} / {last.machine_cores:.2f}"
                  f" | {last.peak_rss / 2**30:.2f} GB" if last else " | | | |")
               + f" | {errors} |", flush=True)
+    for cell in (c for c in cells if c is not None):
+        for reason in cell.lost:
+            print(f"LOST during {page} at {cell.sessions} sessions: {reason}", flush=True)
 
 
 def print_mixed(title: str, result: LoadResult, single: dict[str, float], pages: list[str]) -> None:
@@ -282,11 +318,12 @@ def gc_ab(pages: list[str], sessions: int, interactions: int, rounds: int = 2) -
     tracked, before, frozen, after = gc_probe()
     print(f"\nGC: {tracked:,} objects tracked with every page imported; gc.collect(2) {before * 1000:.0f} ms; "
           f"after gc.freeze() ({frozen:,} frozen) {after * 1000:.2f} ms\n")
+    on, off = ["--runner.postScriptGC", "true"], ["--runner.postScriptGC", "false"]
     variants = {
-        "postScriptGC on, nothing frozen (Streamlit default)": ({"EXPLORABLE_WARMUP": "0"}, []),
-        "postScriptGC on + warm-up gc.freeze() (chosen)": ({}, []),
-        "postScriptGC off": ({"EXPLORABLE_WARMUP": "0"}, ["--runner.postScriptGC", "false"]),
-        "postScriptGC off + warm-up gc.freeze()": ({}, ["--runner.postScriptGC", "false"]),
+        "postScriptGC on, nothing frozen (Streamlit default)": ({"EXPLORABLE_WARMUP": "0"}, on),
+        "postScriptGC on + warm-up gc.freeze()": ({}, on),
+        "postScriptGC off": ({"EXPLORABLE_WARMUP": "0"}, off),
+        "postScriptGC off + warm-up gc.freeze() + the watcher's collection every 5 s (chosen)": ({}, off),
     }
     times: dict[str, list[float]] = {name: [] for name in variants}
     rss: dict[str, int] = {}

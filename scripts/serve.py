@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +93,7 @@ def wait_healthy(url: str, process: subprocess.Popen | None = None, timeout_s: f
     raise ServeError(f"{url} was not healthy within {timeout_s:.0f} s")
 
 
-def start_replica(port: int, log: Path, env: dict[str, str], flags: list[str] = (),
+def start_replica(port: int, log: Path, env: dict[str, str], flags: Sequence[str] = (),
                   address: str = "127.0.0.1") -> Replica:
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                "--server.port", str(port), "--server.address", address, "--server.fileWatcherType", "none",
@@ -169,7 +170,7 @@ def trigger_warmup(url: str) -> None:
 
 @contextmanager
 def cluster(replicas: int = 1, *, port: int | None = None, nginx: bool | None = None, warm: bool = True,
-            env: dict[str, str] | None = None, flags: list[str] = (), workdir: Path | None = None,
+            env: dict[str, str] | None = None, flags: Sequence[str] = (), workdir: Path | None = None,
             address: str = "127.0.0.1"):
     """Start ``replicas`` Streamlit processes (behind nginx when more than one), yield a ``Cluster``, stop all."""
     use_nginx = replicas > 1 if nginx is None else nginx

@@ -184,26 +184,29 @@ class HeavyWorkPool:
                 job = self._queue.popleft()
                 job.started = True
                 self.computed += 1
-            try:
-                stop_point(job.should_stop)  # every caller's deadline passed while it was queued
-                kwargs = job.kwargs
-                if _accepts(job.fn, "should_stop"):
-                    kwargs = {**kwargs, "should_stop": job.should_stop}
-                result = job.fn(*job.args, **kwargs)
-            except Exception as error:  # noqa: BLE001 - any failure is handed to the waiting caller, who re-raises it
-                outcome: tuple[str, Any] = ("error", error)
-            else:
-                outcome = ("ok", result)
-            with self._lock:
-                if self._by_key.get(job.key) is job:
-                    del self._by_key[job.key]
-                if job.should_stop():  # a result nobody waits for, maybe partial: dropped
-                    outcome = ("error", WorkCancelled("replaced by a newer request, or past every deadline"))
-            if outcome[0] == "ok":
-                job.future.set_result(outcome[1])
-            else:
-                job.future.set_exception(outcome[1])
+            self._run(job)
+            del job  # an idle worker must not keep its last result (a Grad-CAM explanation: ~170 MB) alive
 
+    def _run(self, job: Job) -> None:
+        try:
+            stop_point(job.should_stop)  # every caller's deadline passed while it was queued
+            kwargs = job.kwargs
+            if _accepts(job.fn, "should_stop"):
+                kwargs = {**kwargs, "should_stop": job.should_stop}
+            result = job.fn(*job.args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - any failure is handed to the waiting caller, who re-raises it
+            outcome: tuple[str, Any] = ("error", error)
+        else:
+            outcome = ("ok", result)
+        with self._lock:
+            if self._by_key.get(job.key) is job:
+                del self._by_key[job.key]
+            if job.should_stop():  # a result nobody waits for, maybe partial: dropped
+                outcome = ("error", WorkCancelled("replaced by a newer request, or past every deadline"))
+        if outcome[0] == "ok":
+            job.future.set_result(outcome[1])
+        else:
+            job.future.set_exception(outcome[1])
 
 def _accepts(fn: Callable[..., Any], name: str) -> bool:
     try:

@@ -51,7 +51,7 @@ def test_identical_requests_are_computed_once_and_shared():
 def test_asking_again_replaces_the_owners_waiting_job_and_others_keep_their_turn():
     pool = HeavyWorkPool(workers=1)
     release = _blocker(pool)
-    order = []
+    order: list[str] = []
     stale = pool.submit("alice", order.append, "alice-1")
     bob = pool.submit("bob", order.append, "bob")
     fresh = pool.submit("alice", order.append, "alice-2")
@@ -184,3 +184,23 @@ def test_streamlit_caches_single_flight_a_missing_value(decorator):
         thread.join()
     assert results == [42] * 6
     assert calls == [41]
+
+
+def test_an_idle_worker_keeps_no_result_alive():
+    """After the room has left, a worker waiting for work must not hold its last result (memory back)."""
+    import gc
+    import weakref
+
+    class Result:
+        pass
+
+    pool = HeavyWorkPool(workers=1)
+    value = pool.run("viewer", Result, deadline_s=10)
+    alive = weakref.ref(value)
+    del value
+    for _ in range(50):  # the worker drops its frame just after handing the result over
+        gc.collect()
+        if alive() is None:
+            break
+        time.sleep(0.02)
+    assert alive() is None
