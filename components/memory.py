@@ -89,7 +89,9 @@ def release() -> None:
 
 
 def _session_count() -> int:
-    return Runtime.instance()._session_mgr.num_sessions() if Runtime.exists() else 0  # no public count
+    """Sessions of this process (no public count). AppTest's runtime is a mock without a session manager: 0."""
+    manager = getattr(Runtime.instance(), "_session_mgr", None) if Runtime.exists() else None
+    return manager.num_sessions() if manager is not None else 0
 
 
 def _watch(stop: threading.Event, count: Callable[[], int] = _session_count,
