@@ -64,14 +64,37 @@ def test_release_returns_free_heap_pages_where_glibc_has_malloc_trim():
     memory.release()
 
 
-def test_release_drops_the_media_no_session_shows_before_trimming(monkeypatch):
-    """Streamlit deletes orphaned media only after a script run; after the last viewer left there is none."""
+def test_release_lets_go_of_expired_sessions_and_orphaned_media_before_trimming(monkeypatch):
+    """Streamlit drops expired sessions only on its next write and deletes orphaned media only after a script
+    run; after the last viewer left there is neither."""
     from types import SimpleNamespace
 
     calls: list[str] = []
     media = SimpleNamespace(remove_orphaned_files=lambda: calls.append("media"))
+    storage = SimpleNamespace(_cache=SimpleNamespace(expire=lambda: calls.append("expire")))
+    runtime = SimpleNamespace(media_file_mgr=media, _session_mgr=SimpleNamespace(_session_storage=storage))
     monkeypatch.setattr(memory.Runtime, "exists", staticmethod(lambda: True))
-    monkeypatch.setattr(memory.Runtime, "instance", staticmethod(lambda: SimpleNamespace(media_file_mgr=media)))
+    monkeypatch.setattr(memory.Runtime, "instance", staticmethod(lambda: runtime))
     monkeypatch.setattr(memory.gc, "collect", lambda: calls.append("collect"))
     memory.release()
-    assert calls == ["media", "media", "collect"]  # mark downloads, delete them, then collect
+    # expired sessions let go (Streamlit would only on its next write), media marked and deleted, then collect
+    assert calls == ["expire", "media", "media", "collect"]
+
+
+def test_expired_sessions_are_reaped_from_streamlits_own_session_storage(monkeypatch):
+    """Streamlit's storage hides an expired session from list() (so the count is 0) but keeps it, state and all,
+    until its next write; the watcher's reap lets go of it."""
+    import time
+    from types import SimpleNamespace
+
+    from streamlit.runtime.memory_session_storage import MemorySessionStorage
+
+    storage = MemorySessionStorage(ttl_seconds=0.05)  # type: ignore[arg-type]
+    storage.save(SimpleNamespace(session=SimpleNamespace(id="gone")))  # type: ignore[arg-type]
+    time.sleep(0.1)
+    assert storage.list() == [] and "gone" in storage._cache._data  # type: ignore[attr-defined]
+    runtime = SimpleNamespace(_session_mgr=SimpleNamespace(_session_storage=storage))
+    monkeypatch.setattr(memory.Runtime, "exists", staticmethod(lambda: True))
+    monkeypatch.setattr(memory.Runtime, "instance", staticmethod(lambda: runtime))
+    memory.reap_expired_sessions()
+    assert "gone" not in storage._cache._data  # type: ignore[attr-defined]
