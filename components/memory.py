@@ -23,7 +23,7 @@ import ctypes.util
 import gc
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from streamlit.logger import get_logger
 from streamlit.runtime import Runtime
@@ -84,7 +84,7 @@ def reap_expired_sessions() -> None:
     so after the last viewer left they stayed, state and all: a census at count 0 found 52 such sessions
     holding 2,226 widgets and the Grad-CAM sessions' kept forward passes (1,232 tensors, 667 MB). This does
     what that next write would (no public API; the count below reads a private attribute too)."""
-    storage = getattr(Runtime.instance()._session_mgr, "_session_storage", None) if Runtime.exists() else None
+    storage = getattr(_session_manager(), "_session_storage", None)
     expire = getattr(getattr(storage, "_cache", None), "expire", None)
     if callable(expire):
         expire()
@@ -101,9 +101,13 @@ def release() -> None:
         trim()
 
 
+def _session_manager() -> Any:
+    """The runtime's session manager (private), or None: no runtime, or AppTest's mock runtime, which has none."""
+    return getattr(Runtime.instance(), "_session_mgr", None) if Runtime.exists() else None
+
+
 def _session_count() -> int:
-    """Sessions of this process (no public count). AppTest's runtime is a mock without a session manager: 0."""
-    manager = getattr(Runtime.instance(), "_session_mgr", None) if Runtime.exists() else None
+    manager = _session_manager()
     return manager.num_sessions() if manager is not None else 0
 
 
