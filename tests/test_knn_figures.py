@@ -84,5 +84,6 @@ def test_boundary_lattice_draws_one_marker_but_keeps_every_target(iris_split):
     votes = predictor.votes(7)
     figure = fig.boundary_figure(grid, votes.labels, votes.proba, iris_split, title="")
     lattice = [trace for trace in figure.data if trace.name == "locations"]
-    assert sum(len(trace.x) for trace in lattice) == len(range(0, len(grid.xs), len(grid.xs) // fig.LATTICE_TARGET)) ** 2
+    side = len(range(0, len(grid.xs), len(grid.xs) // fig.LATTICE_TARGET))
+    assert sum(len(trace.x) for trace in lattice) == side**2
     assert all(trace.marker.maxdisplayed == fig.LATTICE_DRAWN for trace in lattice)
