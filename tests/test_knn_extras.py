@@ -125,6 +125,6 @@ def test_figures_carry_the_data(iris_split):
     animation = sweep_figure(grid, frames, iris_split)
     assert [frame.name for frame in animation.frames] == ["1", "3", "5"]
     curve = cv_error_curve(iris_split.X_train, iris_split.y_train, (1, 3, 5, 7))
-    assert cv_figure(curve, 5).data[2].x[0] == curve.best_k
+    assert cv_figure(curve).data[2].x[0] == curve.best_k
     lc = learning_curve(iris_split, (1, 3, 5), weights="uniform", metric=Metric())
     assert list(learning_figure(lc, 3).data[1].y) == lc.test_errors.tolist()

@@ -40,7 +40,7 @@ def test_cv_band_is_clipped_and_says_so():
                     fold_errors=np.array([[0.0, 0.5], [0.06, 0.5], [0.0, 0.5]]), n_folds=3, delegated=0)
     low, high, clipped = fig.cv_band(curve)
     assert clipped and low.min() == 0.0 and high.max() <= 1.0
-    figure = fig.cv_figure(curve, 1)
+    figure = fig.cv_figure(curve)
     assert figure.data[0].name.endswith("(clipped to 0–1)") and min(figure.data[0].y) >= 0
     assert "clipped to 0–1" in fig.cv_caption(curve, clipped)
 
@@ -60,3 +60,30 @@ def test_learning_caption_matches_the_training_error_at_k1(iris_split):
 def test_escape_markdown_neutralises_links_images_and_directives():
     escaped = fig.escape_markdown("![t](http://attacker.example/t.png) :red[x] <b>$x$</b> a_b")
     assert "![" not in escaped.replace("\\!\\[", "") and "\\<b\\>" in escaped and "\\$x\\$" in escaped
+
+
+def test_cv_figure_does_not_depend_on_k_and_the_error_at_k_is_read_off_the_curve():
+    """The figure is the same for every K (so the browser keeps it while K moves); the page's metric gives the
+    error at the current K, or says why the odd-K curve has none."""
+    curve = CvCurve(ks=np.array([1, 3, 5]), errors=np.array([0.2, 0.1, 0.15]),
+                    fold_errors=np.array([[0.2, 0.1, 0.1], [0.2, 0.1, 0.2]]), n_folds=2, delegated=0)
+    assert fig.cv_figure(curve).to_json() == fig.cv_figure(curve).to_json()
+    assert not fig.cv_figure(curve).layout.shapes
+    assert fig.error_at_k(curve, 3) == ("0.100", "Mean 2-fold error at K = 3.")
+    value, helptext = fig.error_at_k(curve, 4)
+    assert value == "—" and "K = 4 is even" in helptext
+    value, helptext = fig.error_at_k(curve, 7)
+    assert value == "—" and "outside the curve's range" in helptext and "from 1 to 5" in helptext
+
+
+def test_boundary_lattice_draws_one_marker_but_keeps_every_target(iris_split):
+    """Hover and click read the lattice from plotly's data: every target stays in the figure, but plotly is
+    asked to draw only LATTICE_DRAWN of them (drawing ~1,600 transparent SVG markers was most of a K step)."""
+    plan = plan_boundary(iris_split, 7, 200)
+    grid, predictor = grid_votes(iris_split, KnnSettings(), plan.resolution, plan.depth)
+    votes = predictor.votes(7)
+    figure = fig.boundary_figure(grid, votes.labels, votes.proba, iris_split, title="")
+    lattice = [trace for trace in figure.data if trace.name == "locations"]
+    side = len(range(0, len(grid.xs), len(grid.xs) // fig.LATTICE_TARGET))
+    assert sum(len(trace.x) for trace in lattice) == side**2
+    assert all(trace.marker.maxdisplayed == fig.LATTICE_DRAWN for trace in lattice)

@@ -222,9 +222,9 @@ def _vote_controls() -> tuple[knn.KnnSettings, int]:
 
 
 def _k_slider(split: knn.Split | None) -> int:
-    """The K slider, 1..n_train (or the budget's smaller top for a large dataset). K is written back every
-    run, so a new slider range (another dataset, an added point) keeps it; a K beyond the range is clamped,
-    with the service's message."""
+    """The K slider, 1..n_train (or the budget's smaller top for a large dataset). K is written back when the
+    range changes, so a new slider range (another dataset, an added point) keeps it; a K beyond the range is
+    clamped, with the service's message."""
     wanted = int(st.session_state.get("knn_k", st.session_state.get("knn_k_kept", 7)))
     if split is None:
         st.session_state["knn_k"] = wanted
@@ -233,7 +233,11 @@ def _k_slider(split: knn.Split | None) -> int:
     k, note = knn.clamp_k(wanted, split.n_train, top)
     if note:
         st.warning(note)
-    st.session_state["knn_k"] = k
+    if k != wanted or st.session_state.get("knn_k_top") != top or "knn_k" not in st.session_state:
+        # Only when the range or the value changes: a value written every run also overrides a key press
+        # the browser sent while this run was under way (quick presses were lost).
+        st.session_state["knn_k"] = k
+    st.session_state["knn_k_top"] = top
     helptext = "Any K from 1 to the training points." if top == split.n_train else (
         f"Any K from 1 to {top}: a vote over more of the {split.n_train:,} training points would exceed the "
         "request budget.")
@@ -430,10 +434,12 @@ def _cv_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None:
     best = curve.best_k
     left, right = st.columns([3, 1])
     with left:
-        show_figure(fig.cv_figure(curve, k), "knn-cv-error", data=fig.cv_frame(curve), key="knn_cv")
+        show_figure(fig.cv_figure(curve), "knn-cv-error", data=fig.cv_frame(curve), key="knn_cv")
     with right:
         st.metric("Best K", best, help="Lowest mean error; the smallest K on equal errors.")
         st.metric("Its error", f"{curve.best_error:.3f}")
+        value, helptext = fig.error_at_k(curve, k)
+        st.metric(f"Error at K = {k}", value, help=helptext)
         st.button(f"Use K = {best}", on_click=_apply_k, args=(best,), disabled=best == k, type="primary")
         st.caption(fig.cv_caption(curve, fig.cv_band(curve)[2]))
 

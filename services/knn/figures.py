@@ -31,6 +31,10 @@ PALE, STRONG = 0.88, 0.5
 #: Spacing of the invisible hover-and-click targets, in grid cells (about 40 a side: every point is within
 #: plotly's 20 px hover distance of a target on a full-width plot, at a third of the bytes of 60 a side).
 LATTICE_TARGET = 40
+#: Markers of the invisible lattice that plotly actually draws (``marker.maxdisplayed``). Hover and click-to-
+#: select read every point from plotly's data, not from the drawn SVG, so they still reach all ~1,600 targets;
+#: drawing them (one transparent SVG path each) was most of plotly's time on every K step.
+LATTICE_DRAWN = 1
 #: Train and test curves: Okabe-Ito blue and vermillion, told apart by colour-blind readers too.
 TRAIN_COLOR, TEST_COLOR = "#0072B2", "#D55E00"
 
@@ -167,7 +171,7 @@ def lattice_traces(grid: Grid, labels: np.ndarray, proba: np.ndarray, class_name
                 x=grid.points_raw[chosen, 0].astype(np.float32),
                 y=grid.points_raw[chosen, 1].astype(np.float32),
                 mode="markers",
-                marker={"size": 12, "opacity": 0},
+                marker={"size": 12, "opacity": 0, "maxdisplayed": LATTICE_DRAWN},
                 selected={"marker": {"opacity": 0}},
                 unselected={"marker": {"opacity": 0}},
                 customdata=proba[chosen].max(axis=1).astype(np.float32),
@@ -284,8 +288,10 @@ def boundary_figure(
     return figure
 
 
-def cv_figure(curve: CvCurve, current_k: int) -> go.Figure:
-    """Mean cross-validated error against K, the fold-to-fold spread, the best K and the current K."""
+def cv_figure(curve: CvCurve) -> go.Figure:
+    """Mean cross-validated error against K, the fold-to-fold spread and the best K. Not the current K (the
+    page says its error beside the chart, ``error_at_k``): the figure then stays the same while K moves, and
+    the browser does not redraw it on every step of the slider."""
     low, high, clipped = cv_band(curve)
     figure = go.Figure(
         [
@@ -305,7 +311,6 @@ def cv_figure(curve: CvCurve, current_k: int) -> go.Figure:
             ),
         ]
     )
-    figure.add_vline(x=current_k, line_dash="dot", line_color="#555", annotation_text=f"K = {current_k}")
     figure.update_layout(
         title=f"{curve.n_folds}-fold cross-validated error against K",
         xaxis={"title": "number of neighbours K", **_k_axis(curve.ks)},
@@ -340,6 +345,16 @@ def learning_figure(curve: LearningCurve, current_k: int) -> go.Figure:
         legend={"orientation": "h", "y": -0.25},
     )
     return figure
+
+
+def error_at_k(curve: CvCurve, k: int) -> tuple[str, str]:
+    """The cross-validated error at the current K as the page's metric shows it (value, help): the curve holds
+    odd K only, and may stop before K."""
+    hits = np.flatnonzero(curve.ks == k)
+    if len(hits):
+        return f"{curve.errors[hits[0]]:.3f}", f"Mean {curve.n_folds}-fold error at K = {k}."
+    reason = "even" if k % 2 == 0 else "outside the curve's range"
+    return "—", f"K = {k} is {reason}: the curve holds odd K from {int(curve.ks[0])} to {int(curve.ks[-1])}."
 
 
 def cv_band(curve: CvCurve) -> tuple[np.ndarray, np.ndarray, bool]:
