@@ -8,7 +8,9 @@ not checked, as Streamlit itself does not: the result is still wanted by the cac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -49,3 +51,21 @@ def run_heavy(fn: Callable[..., T], *args: Any, what: str, key: object = None,
             yield_check()  # raises when this session asked again: the pool then drops the stale job
 
     return heavy_pool().run(owner, fn, *args, key=key, deadline_s=deadline_s, on_wait=on_wait, what=what, **kwargs)
+
+
+#: Work that runs in a viewer's own script thread, step by step, instead of on the pool (the STN page trains
+#: one epoch per fragment run, drawing each as it ends) takes one of these slots per step: at most as many at
+#: once as the pool has workers, so a room of trainings cannot take more cores than the heavy work may.
+TRAINING_SLOT_COUNT = configured_workers()
+TRAINING_SLOTS = threading.BoundedSemaphore(TRAINING_SLOT_COUNT)
+
+
+@contextmanager
+def training_slot() -> Iterator[bool]:
+    """Yields whether a slot was free (never waits: the page says so and tries again on its next run)."""
+    taken = TRAINING_SLOTS.acquire(blocking=False)
+    try:
+        yield taken
+    finally:
+        if taken:
+            TRAINING_SLOTS.release()

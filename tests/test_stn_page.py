@@ -89,6 +89,28 @@ def test_stop_keeps_the_partial_model_and_says_so(no_exceptions):
     assert not [b for b in at.button if b.key == "stn_stop"]
 
 
+def test_a_run_waits_for_a_free_training_slot_then_goes_on(no_exceptions):
+    """Trainings run in the viewers' own script threads, so the page caps how many train at once (one slot
+    per epoch): with every slot taken by other viewers an epoch waits and says so, and starts once one frees."""
+    from components.heavy import TRAINING_SLOT_COUNT, TRAINING_SLOTS
+
+    at = _page(stn_epochs=2, stn_seed=3)
+    taken = [TRAINING_SLOTS.acquire(blocking=False) for _ in range(TRAINING_SLOT_COUNT)]
+    try:
+        assert all(taken)
+        at.button(key="stn_train").click().run()
+        no_exceptions(at)
+        assert "Waiting for a free training slot" in _texts(at, "info")
+        assert "Epoch 1 of 2 done" not in _texts(at, "info")
+    finally:
+        for _ in taken:
+            TRAINING_SLOTS.release()
+    at.run()  # the fragment's timer
+    no_exceptions(at)
+    assert "Epoch 1 of 2 done" in _texts(at, "info")
+    assert "Waiting for a free training slot" not in _texts(at, "info")
+
+
 @pytest.mark.parametrize("raw", ["0.1,5", "0.9", "abc", "1.5,0.5"])
 def test_a_hand_edited_scale_range_falls_back_with_a_warning(raw, no_exceptions):
     at = page_test("spatial_transformer", timeout=240)

@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from components.figure_export import show_figure
+from components.heavy import TRAINING_SLOT_COUNT, training_slot
 from components.page_header import page_header
 from components.page_links import link_to_page
 from components.url_state import Param, keep_valid, publish, restore
@@ -310,8 +311,14 @@ def _train_one_epoch(run: Training) -> None:
     with chart.container():
         _history(run.history, run.settings.epochs)
     status.info(f"Training epoch {done + 1} of {run.settings.epochs} (both models)…", icon=":material/hourglass_top:")
-    with torch_threads(TRAINING_THREADS):
-        report = run.run_epoch()
+    with training_slot() as free:
+        if not free:
+            status.info("Waiting for a free training slot: other viewers are training on this server (it trains "
+                        f"at most {TRAINING_SLOT_COUNT} at a time). This run goes on by itself when one ends.",
+                        icon=":material/hourglass_top:")
+            return
+        with torch_threads(TRAINING_THREADS):
+            report = run.run_epoch()
     if run.done:
         _finished(run.settings)["pair"] = run.result()
         st.session_state.pop(RUN_KEY, None)
