@@ -12,13 +12,12 @@ decoded, and the websocket messages and /media/ bodies received are counted. Not
 from __future__ import annotations
 
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
+from bench.common import streamlit_run
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, settle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,30 +39,6 @@ window.WebSocket = class extends NativeSocket {
 """
 RECEIVED = """() => ({websocket: window.__wsBytes, media: performance.getEntriesByType('resource')
   .filter(e => e.name.includes('/media/')).reduce((total, e) => total + e.encodedBodySize, 0)})"""
-
-
-@contextmanager
-def serve(root: Path, *extra: str):
-    port = _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-               str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", *extra]
-    proc = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(180):
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # a loaded machine: do not lose the numbers over a slow shutdown
-            proc.kill()
-            proc.wait()
 
 
 def _output_source(tab) -> str:
@@ -94,7 +69,7 @@ def measure(variants: dict[str, tuple[Path, tuple[str, ...]]], rounds: int) -> d
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         tabs, first = {}, {}
         for name, (root, extra) in variants.items():
-            url = stack.enter_context(serve(root, *extra))
+            url = stack.enter_context(streamlit_run(_free_port(), root, *extra))
             tab = browser.new_page(viewport={"width": 1440, "height": 1000})
             tab.add_init_script(COUNTERS)
             tab.goto(f"{url}/affine")

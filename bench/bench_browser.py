@@ -27,6 +27,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from bench import map_cam_browser
+from bench.common import median_p95
 from scripts.serve import cluster
 from scripts.serve_client import RunResult, StreamlitSession
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -81,14 +82,6 @@ def _select_option(tab, label: str, option: str) -> Callable[[], None]:
         tab.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
         tab.get_by_role("option").filter(has_text=re.compile(option, re.IGNORECASE)).first.click()
     return act
-
-
-def _stats(values: list[float]) -> str:
-    if not values:
-        return "—"
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return f"{statistics.median(values):.2f} / {p95:.2f}"
 
 
 @dataclass(frozen=True)
@@ -272,7 +265,7 @@ def measure_row(row: Row, bench: Bench) -> str:
         with StreamlitSession(bench.url, timeout_s=300) as viewer:
             server = row.server(viewer)
     sent = f"{statistics.median(r.ws_bytes + r.media_bytes for r in server) / 1000:.0f}" if server else "—"
-    return (f"| {row.name} | {_stats(painted_s)} | {_stats([r.seconds for r in server])} | {sent} | "
+    return (f"| {row.name} | {median_p95(painted_s)} | {median_p95([r.seconds for r in server])} | {sent} | "
             f"{len(painted_s)} | {os.getloadavg()[0]:.1f} |")
 
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import io
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -60,3 +65,38 @@ def ratio_table(times: dict[str, list[float]], baseline: str, *, what: str, agai
         print(f"| {name} | {statistics.median(samples) * 1e3:.{decimals}f} | {min(samples) * 1e3:.{decimals}f} "
               f"| {ratios[name]:.2f} |")
     return ratios
+
+
+def median_p95(values: list[float]) -> str:
+    """"median / p95" of a row's seconds (nearest rank), or a dash when nothing was measured."""
+    if not values:
+        return "—"
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"{statistics.median(values):.2f} / {p95:.2f}"
+
+
+@contextmanager
+def streamlit_run(port: int, root: Path | None = None, *extra: str) -> Iterator[str]:
+    """``streamlit run app.py`` as the browser tests start it (no warm-up) in ``root`` on ``port``; yields its URL
+    once ``/_stcore/health`` answers (or after two minutes: a row then measures a server still starting)."""
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+               str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", *extra]
+    proc = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a loaded machine: do not lose the numbers over a slow shutdown
+            proc.kill()
+            proc.wait()

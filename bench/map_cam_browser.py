@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
+from bench.common import median_p95, streamlit_run
 from scripts.serve_client import RunResult, StreamlitSession
 
 QUIET_MS = 1000
@@ -108,14 +109,6 @@ def open_page(tab, url: str) -> float:
     origin = tab.evaluate("() => performance.timeOrigin")
     painted(tab, lambda: None)
     return (_state(tab)[1] - origin) / 1000
-
-
-def _stats(values: list[float]) -> str:
-    if not values:
-        return "—"
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return f"{statistics.median(values):.2f} / {p95:.2f}"
 
 
 Rows = dict[str, list[tuple[float, int, int]]]
@@ -239,36 +232,9 @@ def table(title: str, rows: Rows, server: dict[str, list[float]]) -> str:
     for name, samples in rows.items():
         ws = statistics.median(s[1] for s in samples) / 1000 if samples else 0
         media = statistics.median(s[2] for s in samples) / 1000 if samples else 0
-        lines.append(f"| {name} | {_stats([s[0] for s in samples])} | {_stats(server.get(name, []))} | "
+        lines.append(f"| {name} | {median_p95([s[0] for s in samples])} | {median_p95(server.get(name, []))} | "
                      f"{ws:.0f} | {media:.0f} | {len(samples)} |")
     return "\n".join(lines)
-
-
-@contextmanager
-def streamlit_run(port: int):
-    """``streamlit run app.py`` as the browser tests start it (no warm-up), on ``port``."""
-    import subprocess
-    import urllib.request
-
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-               str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(240):
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @contextmanager

@@ -134,8 +134,16 @@ def test_grid_figure_and_table_follow_the_grid_lines():
     theta = np.array([[0.9, 0.1, 0.2], [0.0, 1.1, 0.0]])
     lines = grid_lines(theta, 40, 60)
     fig = figures.grid_figure("data:image/jpeg;base64,", (20, 30), (40, 60), lines)
-    assert len(fig.data) == 1 + len(lines) and fig.data[0].dx == 2.0
-    assert [trace.line.color for trace in fig.data[1:3]] == [figures.OUTLINE, figures.OUTLINE]
+    assert len(fig.data) == 3 and fig.data[0].dx == 2.0
+    assert [trace.line.color for trace in fig.data[1:]] == [figures.GRID_LINE, figures.OUTLINE]
+    outline = [0, 1, len(lines) - 2, len(lines) - 1]
+    for trace, expected in ((fig.data[1], [line for i, line in enumerate(lines) if i not in outline]),
+                            (fig.data[2], [lines[i] for i in outline])):
+        path = np.column_stack([trace.x, trace.y])
+        gaps = np.flatnonzero(np.isnan(path[:, 0]))
+        assert np.isnan(path[gaps]).all() and len(gaps) == len(expected) - 1
+        for drawn, line in zip(np.split(path, gaps), expected, strict=True):
+            np.testing.assert_array_equal(drawn[~np.isnan(drawn[:, 0])], line)  # copied, not computed
     table = figures.grid_table(lines)
     assert len(table) == 2 * len(lines) and table.iloc[0].tolist() == [0, 0, *lines[0][0]]
     assert figures.axis_range(np.array([-1000.0, 10.0]), 60) == [-65.0, 64.5]

@@ -284,6 +284,15 @@ def axis_range(values: np.ndarray, size: int) -> list[float]:
     return [low, high]
 
 
+def joined_lines(lines: Sequence[np.ndarray]) -> np.ndarray:
+    """Polylines as one (n, 2) path with a NaN row between them, which plotly draws as a gap: one trace for
+    many lines (a trace per grid line was most of the figure's cost to build, send and draw per slider move)."""
+    if not lines:
+        return np.empty((0, 2))
+    gap = np.full((1, 2), np.nan)
+    return np.vstack([part for line in lines for part in (line, gap)][:-1])
+
+
 def grid_figure(preview_uri: str, preview_shape: tuple[int, int], size: tuple[int, int],
                 lines: Sequence[np.ndarray]) -> go.Figure:
     """The input (a small preview stretched to the full picture's pixel frame) and the output grid on it."""
@@ -291,11 +300,12 @@ def grid_figure(preview_uri: str, preview_shape: tuple[int, int], size: tuple[in
     scale_x, scale_y = width / preview_shape[1], height / preview_shape[0]
     fig = go.Figure(go.Image(source=preview_uri, x0=scale_x / 2 - 0.5, y0=scale_y / 2 - 0.5,
                              dx=scale_x, dy=scale_y, hoverinfo="skip"))
-    for index, line in enumerate(lines):
-        outline = index in (0, 1, len(lines) - 2, len(lines) - 1)
+    outline = {0, 1, len(lines) - 2, len(lines) - 1}
+    for is_outline in (False, True):  # the outline drawn last, on top
+        path = joined_lines([line for index, line in enumerate(lines) if (index in outline) == is_outline])
         fig.add_trace(go.Scatter(
-            x=line[:, 0], y=line[:, 1], mode="lines", showlegend=False, hoverinfo="skip",
-            line={"color": OUTLINE if outline else GRID_LINE, "width": 2.5 if outline else 1},
+            x=path[:, 0], y=path[:, 1], mode="lines", showlegend=False, hoverinfo="skip", connectgaps=False,
+            line={"color": OUTLINE if is_outline else GRID_LINE, "width": 2.5 if is_outline else 1},
         ))
     corners = np.vstack(lines)
     fig.update_xaxes(range=axis_range(corners[:, 0], width), title="column (px)")
