@@ -4,6 +4,8 @@ Streamlit scrolls inside its main block, so a full-page screenshot holds only th
 further down are shot one by one after scrolling to them, at 1440 x 1000 and at 1280 x 720.
 """
 
+import re
+
 from tests.browser.conftest import assert_clean, screenshot, settle
 
 TINY = "copies=1&test=0.5"
@@ -50,9 +52,12 @@ def test_train_with_a_tiny_budget_and_look_inside(page, app_url):
 
 
 def test_stop_keeps_the_partial_model(page, app_url):
-    _open(page, app_url, f"{TINY}&epochs=6&seed=11")
+    """The longest run the page allows, stopped once an epoch is on the board: a tiny epoch takes under a
+    second here, so the stop waits for the board's epoch count, which stays, not the passing status line."""
+    _open(page, app_url, f"{TINY}&epochs=40&seed=11")
     page.get_by_role("button", name="Train both models").click()
-    page.get_by_text("Epoch 1 of 6 done").wait_for(timeout=TRAINING_TIMEOUT_MS)
+    epochs = page.locator('[data-testid="stMetric"]').filter(has_text="Epochs")
+    epochs.filter(has_text=re.compile(r"[1-9]\d* / 40")).wait_for(timeout=TRAINING_TIMEOUT_MS)
     page.get_by_role("button", name="Stop training").click()
     page.get_by_text("Stopped after").wait_for(timeout=TRAINING_TIMEOUT_MS)
     settle(page)
