@@ -17,26 +17,11 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.common import streamlit_run
+from bench.common import RECEIVED_BYTES_COUNTER, streamlit_run
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, settle
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = '[data-testid="stImage"] img'
-#: Counts what the page receives: websocket message bytes, and /media/ bodies (resource timing).
-COUNTERS = """
-performance.setResourceTimingBufferSize(100000);
-window.__wsBytes = 0;
-const NativeSocket = window.WebSocket;
-window.WebSocket = class extends NativeSocket {
-  constructor(...args) {
-    super(...args);
-    this.addEventListener('message', (event) => {
-      const data = event.data;
-      window.__wsBytes += data.byteLength ?? data.size ?? data.length;
-    });
-  }
-};
-"""
 RECEIVED = """() => ({websocket: window.__wsBytes, media: performance.getEntriesByType('resource')
   .filter(e => e.name.includes('/media/')).reduce((total, e) => total + e.encodedBodySize, 0)})"""
 
@@ -71,7 +56,7 @@ def measure(variants: dict[str, tuple[Path, tuple[str, ...]]], rounds: int) -> d
         for name, (root, extra) in variants.items():
             url = stack.enter_context(streamlit_run(_free_port(), root, *extra))
             tab = browser.new_page(viewport={"width": 1440, "height": 1000})
-            tab.add_init_script(COUNTERS)
+            tab.add_init_script(RECEIVED_BYTES_COUNTER)
             tab.goto(f"{url}/affine")
             settle(tab)
             move_once(tab)  # warm caches and imports

@@ -67,6 +67,24 @@ def ratio_table(times: dict[str, list[float]], baseline: str, *, what: str, agai
     return ratios
 
 
+#: Browser-side counters of what a page receives: ``window.__wsBytes`` (websocket message bytes) and a resource
+#: timing buffer big enough to sum /media/ bodies; installed before the page's own scripts (``add_init_script``).
+RECEIVED_BYTES_COUNTER = """
+performance.setResourceTimingBufferSize(100000);
+window.__wsBytes = 0;
+const NativeSocket = window.WebSocket;
+window.WebSocket = class extends NativeSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener('message', (event) => {
+      const data = event.data;
+      window.__wsBytes += data.byteLength ?? data.size ?? data.length ?? 0;
+    });
+  }
+};
+"""
+
+
 def median_p95(values: list[float]) -> str:
     """"median / p95" of a row's seconds (nearest rank), or a dash when nothing was measured."""
     if not values:

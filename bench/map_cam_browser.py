@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
-from bench.common import median_p95, streamlit_run
+from bench.common import RECEIVED_BYTES_COUNTER, median_p95, streamlit_run
 from scripts.serve_client import RunResult, StreamlitSession
 
 QUIET_MS = 1000
@@ -36,15 +36,7 @@ INIT = """
       window.__painted.last = performance.timeOrigin + performance.now(); })
     .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
   if (document.documentElement) watch(); else document.addEventListener('DOMContentLoaded', watch);
-  performance.setResourceTimingBufferSize(100000);
-  window.__wsBytes = 0;
-  const NativeSocket = window.WebSocket;
-  window.WebSocket = class extends NativeSocket {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener('message', (e) => { window.__wsBytes += e.data.byteLength ?? e.data.size ?? 0; });
-    }
-  };
+""" + RECEIVED_BYTES_COUNTER + """
 })();
 """
 FRAME_STATE = """() => [window.__painted ? window.__painted.last : 0,
