@@ -8,7 +8,8 @@ One replica listens on ``--port`` itself. With N ≥ 2, replicas listen on free 
 the command line), and affinity by a routing cookie that nginx sets on the first response, so the page load,
 its websocket, its media and its uploads all reach the replica that owns the session. The cookie is hashed on
 a consistent ring: when a replica dies only its viewers move, and each reconnects to a live one, where the URL
-restores the view. Every replica is health-checked on ``/_stcore/health`` before it is used and then opened
+restores the view. Every replica is health-checked on ``/_stcore/health`` before it is used (it answers only once
+its service layer is imported: ``scripts/preloaded_streamlit.py``) and then opened
 once by a headless viewer, which starts its warm-up (``components/warmup.py``). ``--postgis`` starts the
 local PostGIS cluster (``scripts/postgis_cluster.py``) and gives every replica its ``GEO_DSN``.
 """
@@ -95,7 +96,8 @@ def wait_healthy(url: str, process: subprocess.Popen | None = None, timeout_s: f
 
 def start_replica(port: int, log: Path, env: dict[str, str], flags: Sequence[str] = (),
                   address: str = "127.0.0.1") -> Replica:
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+    # preloaded: health answers only once the service layer's libraries are imported (the first page is fast)
+    command = [sys.executable, "-m", "scripts.preloaded_streamlit", "run", "app.py", "--server.headless", "true",
                "--server.port", str(port), "--server.address", address, "--server.fileWatcherType", "none",
                *flags]
     with open(log, "w") as out:

@@ -123,3 +123,21 @@ def _keep_busy(url: str, stop: threading.Event) -> None:
                 viewer.set("K (neighbours)", rng.randint(1, 30))
         except (ServerGone, OSError, TimeoutError):
             time.sleep(0.2)
+
+
+def test_the_launchers_replicas_import_the_service_layer_before_streamlit():
+    """The launcher's replicas answer health only after the heavy imports (the first page is fast); the
+    services must never pull Streamlit in, or that would start its runtime's modules before the server."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; sys.argv = ['preloaded']; from scripts.preloaded_streamlit import preload_services; "
+             "names = preload_services(); print(len(names), 'torch' in sys.modules, 'sklearn' in sys.modules, "
+             "'streamlit' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parent.parent, check=True).stdout.split()
+    every_module = len(list((Path(__file__).resolve().parent.parent / "services").rglob("*.py"))) - 1  # not itself
+    assert int(out[0]) == every_module and out[1:] == ["True", "True", "False"]
+    version = subprocess.run([sys.executable, "-m", "scripts.preloaded_streamlit", "version"], capture_output=True,
+                             text=True, timeout=300, cwd=Path(__file__).resolve().parent.parent, check=True)
+    assert "Streamlit, version" in version.stdout
