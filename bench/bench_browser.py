@@ -6,7 +6,9 @@ seen by a MutationObserver; a run is over when Streamlit's running indicator is 
 a second) and, where there is one, a function that sends the same rerun over the websocket client of
 ``scripts/serve_client.py`` (script run plus media, no painting) right after, on the same server. Each row is
 printed as soon as it is measured: painted p50 / p95, server p50 / p95, and the bytes one server rerun sent.
-The first-page rows start a fresh server each time: once as soon as it answers ``/_stcore/health`` (the
+The peer rows are ``bench/peer/app.py``, the smallest Streamlit page with a slider, on its own server in the
+same run: the floor that Streamlit and Chromium set here under every row of the app. The first-page rows start a
+fresh server each time: once as soon as it answers ``/_stcore/health`` (the
 warm-up still running) and once after the launcher (``make run``) reported it ready.
 
 Knobs: BROWSER_ROUNDS=6 (interaction rows; page opens use 3), BROWSER_COLD=1 (0 skips the fresh-server rows),
@@ -22,13 +24,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from bench import map_cam_browser
-from bench.common import median_p95
-from scripts.serve import cluster
+from bench.common import median_p95, streamlit_run
+from scripts.serve import cluster, free_port
 from scripts.serve_client import RunResult, StreamlitSession
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 
@@ -212,6 +215,27 @@ def _gradcam(name: str) -> Callable[[Bench], list[float]]:
     return in_browser
 
 
+# ---------------------------------------------------------------- the named peer
+
+
+PEER_ROOT = Path(__file__).resolve().parent / "peer"
+
+
+def _peer(what: str) -> Callable[[Bench], list[float]]:
+    """``bench/peer/app.py`` on its own server, measured once for both rows: three opens, ``ROUNDS`` slider steps."""
+    def in_browser(bench: Bench) -> list[float]:
+        if not _peer_runs:
+            with streamlit_run(free_port(), PEER_ROOT) as url:
+                _peer_runs["open"] = [open_page(bench.tab, url) for _ in range(3)]
+                _peer_runs["slider"] = [painted(bench.tab, _slider_keys(bench.tab, "value", "ArrowRight"))
+                                        for _ in range(ROUNDS)]
+        return _peer_runs[what]
+    return in_browser
+
+
+_peer_runs: dict[str, list[float]] = {}
+
+
 # ---------------------------------------------------------------- a fresh server
 
 
@@ -229,6 +253,8 @@ def _first_page(warm: bool) -> Callable[[Bench], list[float]]:
 ROWS: list[Row] = [
     Row("first page, server just healthy", _first_page(warm=False), cold=True),
     Row("first page, after ready", _first_page(warm=True), cold=True),
+    Row("peer: open a one-slider Streamlit app", _peer("open")),
+    Row("peer: move its slider", _peer("slider")),
     *(_open(page) for page in ("home", "map", "knn", "gradcam", "affine")),
     Row("knn K", knn_k, knn_k_server),
     Row("affine slider", affine_slider, affine_slider_server),
