@@ -5,12 +5,13 @@
 One replica listens on ``--port`` itself. With N ≥ 2, replicas listen on free local ports and Debian's nginx
 (run unprivileged from a temporary prefix) listens on ``--port``: websocket upgrade, the same
 ``server.cookieSecret`` on every replica (a fresh random one per start, passed in the environment, never on
-the command line), and affinity by a routing cookie that nginx sets on the first response, so the page load,
-its websocket, its media and its uploads all reach the replica that owns the session. The cookie is hashed on
-a consistent ring: when a replica dies only its viewers move, and each reconnects to a live one, where the URL
-restores the view. Every replica is health-checked on ``/_stcore/health`` before it is used (it answers only once
-its service layer is imported: ``scripts/preloaded_streamlit.py``) and then opened
-once by a headless viewer, which starts its warm-up (``components/warmup.py``). ``--postgis`` starts the
+the command line), and affinity by a routing cookie: a new viewer is dealt to the next replica in turn and
+nginx's response names that replica in the cookie, so the page load, its websocket, its media and its uploads
+all reach the replica that owns the session. When a replica dies only its viewers move: the others are its
+backups, each of its viewers reconnects to a live one, where the URL restores the view. Every replica is
+health-checked on ``/_stcore/health`` before it is used (it answers only once its service layer is imported:
+``scripts/preloaded_streamlit.py``) and then opened once by a headless viewer, which starts its warm-up
+(``components/warmup.py``). ``--postgis`` starts the
 local PostGIS cluster (``scripts/postgis_cluster.py``) and gives every replica its ``GEO_DSN``.
 """
 
@@ -106,8 +107,25 @@ def start_replica(port: int, log: Path, env: dict[str, str], flags: Sequence[str
 
 
 def nginx_conf(port: int, upstream_ports: list[int], prefix: Path) -> str:
-    """nginx.conf for the replicas: affinity cookie, consistent hash, websocket upgrade, passive health."""
-    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=3s;" for p in upstream_ports)
+    """nginx.conf for the replicas: new viewers dealt round-robin, then kept on their replica by a cookie.
+
+    A viewer without the routing cookie goes to ``balanced`` (round-robin, its state shared by both nginx
+    workers), and every response sets the cookie to the replica that answered (``$upstream_addr``); with it,
+    each request goes to that replica's own group, whose other servers are backups: when it dies, its viewers
+    move to a live one and the next response re-points their cookie. A hash of a random key per viewer split
+    16 viewers 10/6 or worse in many runs, so one replica queued while the other idled.
+    """
+    names = [f"replica_{index}" for index in range(len(upstream_ports))]
+    server = "        server 127.0.0.1:{} max_fails=1 fail_timeout=3s{};"
+    balanced = "\n".join(server.format(p, "") for p in upstream_ports)
+    own_groups = "\n".join(
+        f"    upstream {name} {{\n"
+        + "\n".join(server.format(p, "" if p == own else " backup") for p in [own, *(q for q in upstream_ports
+                                                                                    if q != own)])
+        + "\n        keepalive 16;\n    }"
+        for name, own in zip(names, upstream_ports))
+    by_cookie = "\n".join(f"        {name} {name};" for name in names)
+    by_answer = "\n".join(f"        ~127\\.0\\.0\\.1:{p}$ {name};" for p, name in zip(upstream_ports, names))
     return f"""
 worker_processes 2;
 daemon off;
@@ -124,18 +142,27 @@ http {{
     client_max_body_size 30m;  # server.maxUploadSize is 25 MB
 
     map $http_upgrade $connection_upgrade {{ default upgrade; "" ""; }}
-    # The first response sets the routing cookie; every later request (websocket, media, upload) carries it.
-    map $cookie_{ROUTE_COOKIE} $route_key {{ "" $request_id; default $cookie_{ROUTE_COOKIE}; }}
+    # The cookie names the replica's own group; no cookie (or a stale one): the round-robin group.
+    map $cookie_{ROUTE_COOKIE} $route_group {{
+        default balanced;
+{by_cookie}
+    }}
+    # The replica that answered (the last one tried, after a failover) goes back into the cookie.
+    map $upstream_addr $answered_by {{
+        default "";
+{by_answer}
+    }}
 
-    upstream streamlit {{
-        hash $route_key consistent;
-{servers}
+    upstream balanced {{
+        zone balanced 64k;
+{balanced}
         keepalive 32;
     }}
+{own_groups}
     server {{
         listen 127.0.0.1:{port};
         location / {{
-            proxy_pass http://streamlit;
+            proxy_pass http://$route_group;
             proxy_http_version 1.1;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
@@ -145,7 +172,7 @@ http {{
             proxy_send_timeout 1h;
             proxy_next_upstream error timeout http_502 http_503;
             proxy_connect_timeout 2s;
-            add_header Set-Cookie "{ROUTE_COOKIE}=$route_key; Path=/; HttpOnly; SameSite=Lax" always;
+            add_header Set-Cookie "{ROUTE_COOKIE}=$answered_by; Path=/; HttpOnly; SameSite=Lax" always;
             add_header X-Explorable-Replica $upstream_addr always;  # local only: which replica answered
         }}
     }}

@@ -60,6 +60,17 @@ def test_short_mixed_load_has_no_exception(replicas):
     assert len(result.latencies()) == 4 * 2
 
 
+def test_new_viewers_are_dealt_evenly_over_the_replicas(replicas):
+    """Round-robin for viewers without the cookie: 16 arrivals split 8/8 (a hash of a random key per viewer
+    split them 10/6 or worse in many runs, and the busier replica set the room's latency)."""
+    owners = []
+    for _ in range(16):
+        with StreamlitSession(replicas.url) as viewer:
+            owners.append(viewer.replica)
+    counts = sorted(owners.count(f"127.0.0.1:{r.port}") for r in replicas.replicas)
+    assert counts == [8, 8], owners
+
+
 #: (page, {widget label: value}) a viewer sets; each is kept in the page's URL
 VIEWS = [("knn", {"K (neighbours)": 9}), ("knn", {"K (neighbours)": 4}),
          ("map", {"K (number of neighbours)": 17, "Latitude": 12.5}), ("map", {"K (number of neighbours)": 3})]
@@ -70,7 +81,7 @@ def _shown(viewer: StreamlitSession, label: str) -> float:
     return float(value[0] if isinstance(value, list) else value)
 
 
-def test_killing_a_replica_under_load_loses_no_view(replicas):
+def test_killing_a_replica_under_load_loses_no_view(replicas):  # the module's last use of the pair: one dies
     viewers = []
     for index in range(8):  # enough viewers that both replicas own some
         page, settings = VIEWS[index % len(VIEWS)]
@@ -141,3 +152,4 @@ def test_the_launchers_replicas_import_the_service_layer_before_streamlit():
     version = subprocess.run([sys.executable, "-m", "scripts.preloaded_streamlit", "version"], capture_output=True,
                              text=True, timeout=300, cwd=Path(__file__).resolve().parent.parent, check=True)
     assert "Streamlit, version" in version.stdout
+
