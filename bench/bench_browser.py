@@ -219,13 +219,16 @@ def _gradcam(name: str) -> Callable[[Bench], list[float]]:
 
 
 PEER_ROOT = Path(__file__).resolve().parent / "peer"
+#: The app's launcher (no Nagle) and runner settings (.streamlit/config.toml, which a page in another folder does
+#: not read): the peer pays what the app pays per rerun and nothing more.
+PEER_FLAGS = ("--runner.postScriptGC", "false", "--runner.magicEnabled", "false")
 
 
 def _peer(what: str) -> Callable[[Bench], list[float]]:
     """``bench/peer/app.py`` on its own server, measured once for both rows: three opens, ``ROUNDS`` slider steps."""
     def in_browser(bench: Bench) -> list[float]:
         if not _peer_runs:
-            with streamlit_run(free_port(), PEER_ROOT) as url:
+            with streamlit_run(free_port(), PEER_ROOT, *PEER_FLAGS, module="scripts.preloaded_streamlit") as url:
                 _peer_runs["open"] = [open_page(bench.tab, url) for _ in range(3)]
                 _peer_runs["slider"] = [painted(bench.tab, _slider_keys(bench.tab, "value", "ArrowRight"))
                                         for _ in range(ROUNDS)]

@@ -4,6 +4,7 @@ slows all of them alike and their ratios stay meaningful."""
 from __future__ import annotations
 
 import io
+import os
 import statistics
 import subprocess
 import sys
@@ -95,13 +96,15 @@ def median_p95(values: list[float]) -> str:
 
 
 @contextmanager
-def streamlit_run(port: int, root: Path | None = None, *extra: str) -> Iterator[str]:
+def streamlit_run(port: int, root: Path | None = None, *extra: str, module: str = "streamlit") -> Iterator[str]:
     """``streamlit run app.py`` as the browser tests start it (no warm-up) in ``root`` on ``port``; yields its URL
-    once ``/_stcore/health`` answers (or after two minutes: a row then measures a server still starting)."""
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+    once ``/_stcore/health`` answers (or after two minutes: a row then measures a server still starting).
+    ``module``: the launcher, e.g. ``scripts.preloaded_streamlit`` (importable from any ``root``)."""
+    command = [sys.executable, "-m", module, "run", "app.py", "--server.headless", "true", "--server.port",
                str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", *extra]
+    repository = str(Path(__file__).resolve().parent.parent)
     proc = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env={**os.environ, "PYTHONPATH": repository})
     try:
         url = f"http://127.0.0.1:{port}"
         for _ in range(240):

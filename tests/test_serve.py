@@ -153,3 +153,41 @@ def test_the_launchers_replicas_import_the_service_layer_before_streamlit():
                              text=True, timeout=300, cwd=Path(__file__).resolve().parent.parent, check=True)
     assert "Streamlit, version" in version.stdout
 
+
+
+def _server_side_nodelay() -> int:
+    """TCP_NODELAY of a connection accepted by an asyncio server on a socket made as Streamlit 1.67 makes it."""
+    import asyncio
+    import socket
+
+    async def probe() -> int:
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted.set_result(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        listener = socket.socket(family=socket.AF_INET)  # proto 0, as in streamlit's starlette_server
+        listener.bind(("127.0.0.1", 0))
+        server = await asyncio.start_server(on_connect, sock=listener)
+        _, writer = await asyncio.open_connection(*listener.getsockname())
+        value = await asyncio.wait_for(accepted, 10)
+        writer.close()
+        server.close()
+        return value
+
+    return asyncio.run(probe())
+
+
+def test_the_launcher_turns_nagle_off_on_connections_streamlit_accepts(monkeypatch):
+    """Stock asyncio leaves Nagle on for these connections (each rerun's second frame then waits ~40 ms for the
+    viewer's delayed ACK); the launcher's ``no_nagle`` turns it off. If the first assert fails, Python or
+    Streamlit fixed it and ``no_nagle`` can go."""
+    import asyncio.base_events
+
+    from scripts.preloaded_streamlit import no_nagle
+
+    assert _server_side_nodelay() == 0
+    monkeypatch.setattr(asyncio.base_events, "_set_nodelay", asyncio.base_events._set_nodelay)  # restored after
+    no_nagle()
+    assert _server_side_nodelay() != 0
