@@ -7,7 +7,10 @@ sessions, interactions per second, server CPU (cores, and ms per interaction) an
 exceptions; a replica that died during a run is named with its exit signal, OOM kills and last log lines. A second
 table is the GC A/B behind the warm-up's ``gc.freeze()``; a third the memory after everyone left.
 
-Knobs (environment): LOAD_LEVELS=1,4,8,16  LOAD_INTERACTIONS=6  LOAD_PAGES=map,knn,gradcam,affine
+The first table is the named peer, ``bench/peer/app.py`` (one slider) on its own server under the same client:
+what Streamlit itself costs per rerun here, and how its p95 grows with sessions.
+
+Knobs (environment): LOAD_LEVELS=1,4,8,16  LOAD_INTERACTIONS=6  LOAD_PAGES=peer,map,knn,gradcam,affine
 LOAD_REPLICAS=1,2  LOAD_GC=1 (the A/B)  LOAD_AFTER_S=180 (0 skips the after-leave check)  LOAD_SEED=0
 LOAD_THINK=0.2,0.6 (seconds before each interaction)  LOAD_MIXED=1 (0 skips the mixed run)
 LOAD_ONLY=memory (only the allocator A/B: glibc's default arenas vs MALLOC_ARENA_MAX=2), gc (only the GC A/B)
@@ -20,16 +23,19 @@ import gc
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
-from scripts.serve import Cluster, cluster
+from scripts.serve import Cluster, Replica, cluster, free_port, wait_healthy
 from scripts.serve_client import RunResult, ServerGone, StreamlitSession
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -59,6 +65,10 @@ def _number(session: StreamlitSession, label: str, low: float, high: float, rng:
     return session.set(label, round(rng.uniform(low, high), 3))
 
 
+#: The named peer: ``bench/peer/app.py`` (the smallest Streamlit page with a slider) on its own server, same
+#: launcher and runner settings: what Streamlit itself costs per rerun, and how its p95 grows with sessions.
+PEER = "peer"
+
 #: page -> the interactions a viewer alternates between (the issue's table: what a presenter does there)
 SCENARIOS: dict[str, list[Callable[[StreamlitSession, random.Random], RunResult]]] = {
     "map": [lambda s, r: _slide(s, "K (number of neighbours)", r, top=50),
@@ -68,6 +78,7 @@ SCENARIOS: dict[str, list[Callable[[StreamlitSession, random.Random], RunResult]
     "gradcam": [lambda s, r: _choose(s, "Sample picture", r)],
     "affine": [lambda s, r: _choose(s, "Sample picture", r),
                lambda s, r: _slide(s, "angle (degrees)", r)],
+    PEER: [lambda s, r: _slide(s, "value", r)],
 }
 
 
@@ -85,7 +96,7 @@ def viewer(url: str, page: str, interactions: int, seed: int, log: SessionLog) -
     rng = random.Random(seed)
     try:
         with StreamlitSession(url, timeout_s=300) as session:
-            result = session.load(page)
+            result = session.load("" if page == PEER else page)  # the peer has one page, the default
             log.load_seconds = result.seconds
             log.exceptions += result.exceptions
             steps = SCENARIOS[page]
@@ -96,6 +107,28 @@ def viewer(url: str, page: str, interactions: int, seed: int, log: SessionLog) -
                 log.exceptions += result.exceptions
     except (ServerGone, TimeoutError, OSError, KeyError) as error:
         log.failures.append(f"{type(error).__name__}: {error}")
+
+
+@contextmanager
+def peer_server() -> Iterator[Cluster]:
+    """The peer page on one server started as the launcher starts a replica (no warm-up: nothing to warm)."""
+    root = Path(__file__).resolve().parent.parent
+    workdir = Path(tempfile.mkdtemp(prefix="explorable-peer-"))
+    port = free_port()
+    command = [sys.executable, "-m", "scripts.preloaded_streamlit", "run", "app.py", "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+               "--runner.postScriptGC", "false", "--runner.magicEnabled", "false"]
+    with open(workdir / "peer.log", "w") as out:
+        process = subprocess.Popen(command, cwd=root / "bench" / "peer", stdout=out, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "PYTHONPATH": str(root)})
+    replica = Replica(port, workdir / "peer.log", process)
+    try:
+        wait_healthy(replica.url, process)
+        yield Cluster(replica.url, [replica], workdir)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # -- measuring the server ----------------------------------------------------------------------------------
@@ -425,7 +458,9 @@ def _env_list(name: str, default: str) -> list[str]:
 
 def main() -> None:
     levels = [int(n) for n in _env_list("LOAD_LEVELS", "1,4,8,16")]
-    pages = _env_list("LOAD_PAGES", "map,knn,gradcam,affine")
+    pages = _env_list("LOAD_PAGES", f"{PEER},map,knn,gradcam,affine")
+    with_peer = PEER in pages
+    pages = [page for page in pages if page != PEER]
     interactions = int(os.environ.get("LOAD_INTERACTIONS", "6"))
     seed = int(os.environ.get("LOAD_SEED", "0"))
     after_s = float(os.environ.get("LOAD_AFTER_S", "180"))
@@ -441,8 +476,14 @@ def main() -> None:
         return
     if os.environ.get("LOAD_GC", "1") == "1":
         gc_ab(["map", "knn"], sessions=8, interactions=interactions)
+    if with_peer:
+        with peer_server() as running:
+            warm_all(running, [""])
+            results = {(PEER, n): run_load(running, [PEER], n, interactions, seed) for n in levels}
+            print_table(f"Peer (`bench/peer/app.py`, one slider), one server, think {THINK_S[0]}-{THINK_S[1]} s",
+                        results, levels, [PEER])
     single_p95: dict[int, dict[str, float]] = {}
-    for replicas in [int(n) for n in _env_list("LOAD_REPLICAS", "1,2")]:
+    for replicas in [int(n) for n in _env_list("LOAD_REPLICAS", "1,2")] if pages else []:
         with cluster(replicas) as running:
             wait_warmed(running)
             warm_all(running, pages)
