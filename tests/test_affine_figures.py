@@ -1,8 +1,10 @@
 """The affine page's presenter: figures, LaTeX lines, tables and slider ranges, built from plain data."""
 
 import io
+import json
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 from PIL import Image
 
@@ -176,3 +178,16 @@ def test_engine_table_text_writes_a_dash_for_refused_cells_and_keeps_the_whole_v
                                        EngineCheck("skimage", None, None, reason)])
     assert table["max |difference| vs numpy"].tolist() == ["0.00e+00", "1.50e-05", "—"]
     assert table["time (ms)"].tolist() == ["12.3", "3.0", "—"] and table["verdict"].iloc[-1] == reason
+
+
+def test_figures_built_without_validation_are_valid_plotly_and_unchanged_by_it():
+    """grid_figure and shapes_figure skip plotly's per-property validation (the cost of every slider move):
+    validating their dicts here must accept every property and give the same JSON."""
+    lines = grid_lines(np.array([[0.9, 0.1, 0.2], [0.0, 1.1, 0.0]]), 40, 60)
+    before = reference_shapes(1.0)
+    built = [figures.grid_figure("data:image/jpeg;base64,", (20, 30), (40, 60), lines),
+             figures.shapes_figure(before, transform_shapes(compose(SEED), before), (0.5, 0.25), (1.0, 2.0))[0]]
+    for fig in built:
+        assert json.loads(go.Figure(fig.to_dict()).to_json()) == json.loads(fig.to_json())
+    with pytest.raises(ValueError, match="colour"):
+        go.Figure(figures.unvalidated_figure([{"type": "scatter", "line": {"colour": "red"}}], {}).to_dict())

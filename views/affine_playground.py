@@ -73,15 +73,28 @@ def render() -> None:
                          ("affine_interp", af.INTERPOLATIONS), ("affine_padding", af.PADDINGS),
                          ("affine_engine", af.ENGINES)):
         keep_valid(key, list(choices))
-    steps = _current_steps()
-    controls, editor = st.columns([1, 2], gap="large")
-    with controls:
+    with st.sidebar:
+        st.markdown("**Picture and sampler**")
         loaded = image_input("affine_image", default_sample="astronaut", max_side=MAX_SIDE)
         st.selectbox("Interpolation", af.INTERPOLATIONS, key="affine_interp")
         st.selectbox("Padding (outside the picture)", af.PADDINGS, key="affine_padding")
         st.selectbox("Engine", af.ENGINES, key="affine_engine", help="All four implement the same conventions.")
         st.radio("Coordinates of M", list(af.FRAMES), format_func=af.FRAMES.get, key="affine_frame")
         st.radio("Mapping", list(af.MAPPINGS), format_func=af.MAPPINGS.get, key="affine_mapping")
+    _map_and_views(loaded.pixels if loaded is not None else None)
+    if loaded is not None:
+        _bilinear_explainer(loaded.pixels)
+    publish(PARAMS)
+
+
+@st.fragment
+def _map_and_views(pixels: np.ndarray | None) -> None:
+    """A fragment: a step slider, a typed entry or a preset reruns M and what depends on it, not the sidebar,
+    the header or the bilinear panel (py-spy at 8 sessions: the rest of the page was ~1/3 of a slider's rerun)."""
+    if st.session_state.pop("affine_redraw_sidebar", False):
+        st.rerun()  # a preset reset the sidebar's frame and mapping: redraw the whole page so they show it
+    steps = _current_steps()
+    editor, product = st.columns([3, 2], gap="large")
     with editor:
         _presets()
         st.radio("Build M", ["steps", "direct"], key="affine_mode", horizontal=True, on_change=_switch_mode,
@@ -92,18 +105,18 @@ def render() -> None:
         else:
             steps = None
             matrix = _matrix_entries()
+    with product:
         _show_product(steps, matrix)
     if steps is not None:
         st.session_state["affine_steps"] = af.format_steps(steps)
-    if loaded is not None:
+    if pixels is not None:
         options = _sampler_options()
-        size = loaded.pixels.shape[:2]
-        _views(loaded.pixels, matrix, options)
+        size = pixels.shape[:2]
+        _views(pixels, matrix, options)
         _matrix_facts(matrix, size)
-        _forward_vs_inverse(loaded.pixels, matrix, options)
-        _engine_check(loaded.pixels, matrix, options)
-        _bilinear_explainer(loaded.pixels)
-        _animation(loaded.pixels, matrix, options)
+        _forward_vs_inverse(pixels, matrix, options)
+        _engine_check(pixels, matrix, options)
+        _animation(pixels, matrix, options)
         _downloads(matrix, steps, size)
     publish(PARAMS)
 
@@ -129,8 +142,10 @@ def _set_steps(steps: list[af.Step]) -> None:
 def _apply_preset(name: str) -> None:
     _set_steps(list(af.PRESETS[name].steps))
     st.session_state["affine_mode"] = "steps"
-    st.session_state["affine_frame"] = "normalised"
-    st.session_state["affine_mapping"] = "sampler"
+    if (st.session_state["affine_frame"], st.session_state["affine_mapping"]) != ("normalised", "sampler"):
+        st.session_state["affine_frame"] = "normalised"
+        st.session_state["affine_mapping"] = "sampler"
+        st.session_state["affine_redraw_sidebar"] = True
     st.session_state["affine_preset_note"] = af.PRESETS[name].note
 
 
