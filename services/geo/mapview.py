@@ -300,6 +300,12 @@ def _rounded(points) -> list[list[float]]:
     return [[round(lat, 5), round(lon, 5)] for lat, lon in points]
 
 
+def _beside(path, query_lon: float) -> zip:
+    """A path's (lat, lon) vertices with longitudes shifted beside the query's (one array operation)."""
+    lats, lons = zip(*path)
+    return zip(lats, np.atleast_1d(longitude_near(lons, query_lon)).tolist())
+
+
 def _html_text(text: str) -> str:
     """Text for a tooltip (HTML): escaped, and with braces as entities so no template engine can see them."""
     return html.escape(text).replace("{", "&#123;").replace("}", "&#125;")
@@ -490,10 +496,12 @@ def results_payload(
     ``results`` has ``lat``, ``lon``, ``name`` and ``distance_km`` columns, nearest first; at most
     :data:`MAX_DRAWN_RESULTS` are drawn.
     """
-    drawn = results.head(MAX_DRAWN_RESULTS)
-    lats = drawn["lat"].to_numpy(dtype=float)
+    count = min(len(results), MAX_DRAWN_RESULTS)
+    lats = results["lat"].to_numpy(dtype=float)[:count]
+    raw_lons = results["lon"].to_numpy(dtype=float)[:count]
+    distances = results["distance_km"].to_numpy(dtype=float)[:count].tolist()
     # Beside the query, even across ±180 (Leaflet draws vectors at their literal longitude).
-    lons = np.atleast_1d(longitude_near(drawn["lon"].to_numpy(dtype=float), query_lon))
+    lons = np.atleast_1d(longitude_near(raw_lons, query_lon))
     # On the ellipsoid the circle's edge is at the geodesic radius, for any radius (cut locus included).
     circle: list = []
     if radius_km and model == "ellipsoid":
@@ -502,23 +510,23 @@ def results_payload(
         circle = geodesic_circle(query_lat, query_lon, radius_km, split_at_antimeridian=False)
     paths = [
         path
-        for lat, lon, distance in zip(lats.tolist(), drawn["lon"].tolist(), drawn["distance_km"].tolist())
+        for lat, lon, distance in zip(lats.tolist(), raw_lons.tolist(), distances)
         for path in great_circle_path(query_lat, query_lon, lat, lon, segments=min(32, 1 + int(distance // 50)))
     ]
     payload = {
         "bounds": fit_bounds(query_lat, query_lon, lats, lons, circle),
-        "marker_radius": marker_radius(len(drawn)),
-        "line_weight": 1.2 if len(drawn) <= 100 else 0.6,
+        "marker_radius": marker_radius(count),
+        "line_weight": 1.2 if count <= 100 else 0.6,
         "query": [query_lat, query_lon],
         "query_label": f"Query point {query_lat:.5f}, {query_lon:.5f}",
         "query_color": QUERY_COLOR,
         "result_color": RESULT_COLOR,
         "circle": [[_rounded(ring) for ring in polygon] for polygon in circle],
-        "paths": [_rounded([(lat, float(longitude_near(lon, query_lon))) for lat, lon in path]) for path in paths],
+        "paths": [_rounded(_beside(path, query_lon)) for path in paths],
         "results": [
             [lat, lon, f"{rank}. {_html_text(str(name))} — {distance:,.2f} km"]
             for rank, (lat, lon, name, distance) in enumerate(
-                zip(lats.tolist(), lons.tolist(), drawn["name"].tolist(), drawn["distance_km"].tolist()), start=1
+                zip(lats.tolist(), lons.tolist(), results["name"].iloc[:count].tolist(), distances), start=1
             )
         ],
     }
