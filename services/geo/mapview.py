@@ -300,10 +300,12 @@ def _rounded(points) -> list[list[float]]:
     return [[round(lat, 5), round(lon, 5)] for lat, lon in points]
 
 
-def _beside(path, query_lon: float) -> zip:
-    """A path's (lat, lon) vertices with longitudes shifted beside the query's (one array operation)."""
-    lats, lons = zip(*path)
-    return zip(lats, np.atleast_1d(longitude_near(lons, query_lon)).tolist())
+def _beside(path, query_lon: float) -> list[list[float]]:
+    """A path's [lat, lon] vertices with longitudes shifted beside the query's, rounded as :func:`_rounded`
+    does (in one array operation per path: a map click draws up to 500 of them)."""
+    vertices = np.array(path, dtype=float)
+    vertices[:, 1] = longitude_near(vertices[:, 1], query_lon)
+    return np.round(vertices, 5).tolist()
 
 
 def _html_text(text: str) -> str:
@@ -522,7 +524,7 @@ def results_payload(
         "query_color": QUERY_COLOR,
         "result_color": RESULT_COLOR,
         "circle": [[_rounded(ring) for ring in polygon] for polygon in circle],
-        "paths": [_rounded(_beside(path, query_lon)) for path in paths],
+        "paths": [_beside(path, query_lon) for path in paths],
         "results": [
             [lat, lon, f"{rank}. {_html_text(str(name))} — {distance:,.2f} km"]
             for rank, (lat, lon, name, distance) in enumerate(
