@@ -22,15 +22,14 @@ import warnings
 import numpy as np
 import rtree
 from sklearn.neighbors import BallTree
-from streamlit_folium import _get_feature_group_string, _get_header, _get_html, _get_map_string, generate_js_hash
 
 from bench.common import interleaved_times
 from services.geo.batch import BatchIndex
 from services.geo.benchmark import planar_disagreements, query_points
 from services.geo.ellipsoid import ellipsoid_nearest, ellipsoid_within
 from services.geo.index import BACKENDS, ENGINE_NAMES, PointIndex
-from services.geo.mapview import base_map, display_sample, dots_json, outlines_json, results_layer
-from services.geo.places import country_outlines, world_places
+from services.geo.mapview import results_script
+from services.geo.places import world_places
 from services.geo.search import results_table, search
 from services.geo.sphere import EARTH_RADIUS_KM, haversine_km
 
@@ -104,23 +103,15 @@ def _build_seconds(places) -> dict[str, float]:
 
 
 def _click_to_drawn_ms(places, qlat, qlon, mode: str) -> float:
-    """Server time of one map click, on the page's own path: search, results table, the folium base map
-    and results layer, and what st_folium does to them before sending (render, strings, hash)."""
+    """Server time of one map click, on the page's own path: search, results table and the results layer's
+    script (the page builds the folium base map and st_folium's strings for it once, not per click)."""
     index = PointIndex(places["lat"].to_numpy(), places["lon"].to_numpy(), "rtree")
-    outlines = outlines_json(country_outlines())  # cached by the page
-    dots = dots_json(display_sample(places, 3000))  # cached by the page
     samples = []
     for lat, lon in zip(qlat[:40].tolist(), qlon[:40].tolist()):
         started = time.perf_counter()
         hits = search(index, lat, lon, mode, K, RADIUS_KM)
         table = results_table(places, hits)
-        fmap = base_map(outlines, "outlines", dots)
-        layer = results_layer(lat, lon, table, RADIUS_KM if mode != "nearest" else None)
-        fmap.get_root().render()
-        _get_html(fmap), _get_header(fmap)
-        script = _get_map_string(fmap)
-        _get_feature_group_string(layer, fmap)
-        generate_js_hash(script, "nn_map")
+        results_script(lat, lon, table, RADIUS_KM if mode != "nearest" else None)
         samples.append((time.perf_counter() - started) * 1000.0)
     return statistics.median(samples)
 
@@ -343,7 +334,7 @@ def main() -> None:
     print("\nClick -> results drawn, server time (median), R-tree on 234,908 places:\n")
     print("| path | ms |")
     print("|---|---:|")
-    print(f"| service path: search, table, folium map, results layer, st_folium strings; K=10 | {click_nearest:.1f} |")
+    print(f"| service path: search, table, results layer script; K=10 | {click_nearest:.1f} |")
     print(f"| same, K=10 within 20 km with the geodesic circle | {click_both:.1f} |")
     print(f"| whole page render() after a click (AppTest, cached data and index) | {rerun:.1f} |")
 

@@ -48,3 +48,9 @@ def _drop_oldest(keep: Path) -> None:
     files = sorted((p for p in FOLDER.iterdir() if p != keep), key=lambda p: p.stat().st_mtime)
     for old in files[:max(0, len(files) + 1 - MAX_FILES)]:
         old.unlink(missing_ok=True)
+
+
+def is_published(url: str) -> bool:
+    """False only for a URL of :func:`published_url` whose file has been dropped since (other URLs: True)."""
+    prefix = f"../{ROUTE}/"
+    return not url.startswith(prefix) or (FOLDER / url[len(prefix):]).exists()

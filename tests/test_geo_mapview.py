@@ -6,18 +6,17 @@ import re
 
 import pandas as pd
 import pytest
-from streamlit_folium import _get_feature_group_string, _get_map_string, generate_js_hash
+from streamlit_folium import _get_map_string, generate_js_hash
 
 from services.geo.mapview import (
     BASE_MAPS,
     MAX_DRAWN_RESULTS,
-    _Results,
     base_map,
     display_sample,
     dots_json,
     leaflet_assets,
     outlines_json,
-    results_layer,
+    results_script,
 )
 from services.geo.places import country_outlines
 
@@ -83,10 +82,8 @@ def test_base_map_is_the_same_component_between_queries():
     hashes, layers = set(), set()
     for lat, lon in [(48.85, 2.35), (-33.87, 151.21), (0.0, 179.9)]:
         fmap = base_map(OUTLINES, "outlines", None)
-        layer = results_layer(lat, lon, _results(["a", "b"]), radius_km=20.0)
-        fmap.get_root().render()  # in st_folium's order: the map's script first, then the layer's
+        layers.add(results_script(lat, lon, _results(["a", "b"]), radius_km=20.0))
         hashes.add(generate_js_hash(_get_map_string(fmap), "nn_map"))
-        layers.add(_get_feature_group_string(layer, fmap))
     assert len(layers) == 3, "each query must change the results layer"
     assert len(hashes) == 1, "the map's own script (and so the component) must not change with the query"
 
@@ -98,9 +95,7 @@ def test_real_outlines_render_quickly_enough_to_embed():
 
 
 def test_results_layer_payload():
-    fmap = base_map(OUTLINES, "outlines", None)
-    layer = results_layer(48.85, 2.35, _results(["A", "B", "C"]), radius_km=20.0)
-    script = _get_feature_group_string(layer, fmap)
+    script = results_script(48.85, 2.35, _results(["A", "B", "C"]), radius_km=20.0)
     payload = json.loads(re.search(r"\}\)\(feature_group_feature_group_0, (\{.*\})\);", script, re.S)[1])
     assert payload["query"] == [48.85, 2.35]
     assert [r[2] for r in payload["results"]] == ["1. A — 1.00 km", "2. B — 2.00 km", "3. C — 3.00 km"]
@@ -109,9 +104,8 @@ def test_results_layer_payload():
 
 
 def test_results_layer_without_radius_and_across_the_antimeridian():
-    fmap = base_map(OUTLINES, "outlines", None)
     far = pd.DataFrame({"name": ["east"], "lat": [0.0], "lon": [-179.0], "distance_km": [222.4]})
-    script = _get_feature_group_string(results_layer(0.0, 179.0, far, radius_km=None), fmap)
+    script = results_script(0.0, 179.0, far, radius_km=None)
     payload = json.loads(re.search(r"\}\)\(feature_group_feature_group_0, (\{.*\})\);", script, re.S)[1])
     assert payload["circle"] == []
     # The great circle is cut at ±180, and both pieces are drawn beside the query, not a world apart.
@@ -121,9 +115,8 @@ def test_results_layer_without_radius_and_across_the_antimeridian():
 
 
 def test_radius_circle_across_the_antimeridian_is_drawn_whole_beside_the_query():
-    fmap = base_map(OUTLINES, "outlines", None)
     near = pd.DataFrame({"name": ["x"], "lat": [-16.5], "lon": [-179.9], "distance_km": [32.0]})
-    script = _get_feature_group_string(results_layer(-16.5, 179.8, near, radius_km=300.0), fmap)
+    script = results_script(-16.5, 179.8, near, radius_km=300.0)
     payload = json.loads(re.search(r"\}\)\(feature_group_feature_group_0, (\{.*\})\);", script, re.S)[1])
     (polygon,) = payload["circle"]
     lons = [lon for _, lon in polygon[0]]
@@ -131,29 +124,15 @@ def test_radius_circle_across_the_antimeridian_is_drawn_whole_beside_the_query()
 
 
 def test_names_cannot_inject_html_or_templates():
-    fmap = base_map(OUTLINES, "outlines", None)
-    layer = results_layer(0.0, 0.0, _results(["{{ 7*7 }}", "<img src=x onerror=alert(1)>"]), radius_km=None)
-    fmap.add_child(layer)
-    html = fmap.get_root().render()  # branca re-renders scripts as templates; ours must not be evaluated
-    script = _get_feature_group_string(layer, fmap)
-    for text in (html, script):
-        assert "&#123;&#123; 7*7 &#125;&#125;" in text
-        assert "1. 49" not in text
-        assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
-
-
-def test_rendered_scripts_are_not_evaluated_as_templates():
-    """Second line of defence: even unescaped braces in a payload reach the browser as written."""
-    fmap = base_map(OUTLINES, "outlines", None)
-    fmap.add_child(_Results({"query": [0, 0], "results": [[0, 0, "{{ 7*7 }}"]], "paths": [], "circle": []}))
-    html = fmap.get_root().render()
-    assert "{{ 7*7 }}" in html and '"49"' not in html
+    script = results_script(0.0, 0.0, _results(["{{ 7*7 }}", "<img src=x onerror=alert(1)>"]), radius_km=None)
+    assert "&#123;&#123; 7*7 &#125;&#125;" in script
+    assert "1. 49" not in script
+    assert "<img" not in script and "&lt;img src=x onerror=alert(1)&gt;" in script
 
 
 def test_many_results_are_capped_on_the_map():
     many = _results([f"p{i}" for i in range(MAX_DRAWN_RESULTS + 50)])
-    fmap = base_map(OUTLINES, "outlines", None)
-    script = _get_feature_group_string(results_layer(48.0, 2.0, many, radius_km=None), fmap)
+    script = results_script(48.0, 2.0, many, radius_km=None)
     payload = json.loads(re.search(r"\}\)\(feature_group_feature_group_0, (\{.*\})\);", script, re.S)[1])
     assert len(payload["results"]) == MAX_DRAWN_RESULTS
 
@@ -232,9 +211,8 @@ def test_many_results_are_drawn_smaller():
 
 
 def test_results_layer_fits_the_view_and_sizes_markers():
-    fmap = base_map(OUTLINES, "outlines", None)
     many = _results([f"p{i}" for i in range(300)])
-    script = _get_feature_group_string(results_layer(48.85, 2.35, many, radius_km=None), fmap)
+    script = results_script(48.85, 2.35, many, radius_km=None)
     payload = json.loads(re.search(r"\}\)\(feature_group_feature_group_0, (\{.*\})\);", script, re.S)[1])
     assert payload["marker_radius"] == marker_radius(300)
     (south, _), (north, _) = payload["bounds"]
@@ -305,6 +283,6 @@ def test_published_map_is_the_same_component_between_queries():
     for lat, lon in [(48.85, 2.35), (-33.87, 151.21)]:
         _, publish = _publisher()
         fmap = base_map(OUTLINES, "outlines", None, publish=publish)
-        results_layer(lat, lon, _results(["a"]), radius_km=None)
+        results_script(lat, lon, _results(["a"]), radius_km=None)
         hashes.add(generate_js_hash(_get_map_string(fmap), "nn_map"))
     assert len(hashes) == 1

@@ -7,9 +7,9 @@ import hashlib
 import numpy as np
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from components.figure_export import show_figure
+from components.folium_map import folium_map
 from components.heavy import run_heavy
 from components.page_header import page_header
 from components.static_files import published_url
@@ -42,7 +42,7 @@ from services.geo.mapview import (
     dots_json,
     leaflet_files,
     outlines_json,
-    results_layer,
+    results_script,
 )
 from services.geo.places import (
     POPULATION_THRESHOLDS,
@@ -557,7 +557,7 @@ def _search_panel() -> None:
     if hits is not None:
         table = results_table(places, hits, columns=cached_columns(dataset_key, places))
     with map_column:
-        _draw_map(base, cached_dots(dataset_key, dots, places) if dots else None, (lat, lon, table),
+        _draw_map(base, (dataset_key, dots, places) if dots else None, (lat, lon, table),
                   radius if mode != "nearest" else None)
         if abs(lat) > MERCATOR_MAX_LAT:
             st.caption("Web maps (Web Mercator) stop at ±85° latitude; the search itself covers the poles.")
@@ -571,23 +571,23 @@ def _search_panel() -> None:
         st.caption(model_disagreement(lat, lon, index.lat, index.lon, hits, other))
 
 
-def _draw_map(base: str, dots: str | None, query, radius_km: float | None) -> None:
-    # Leaflet, outlines and dots as files the browser caches: a click then resends only the map's small script.
-    fmap = base_map(cached_outlines(), base, dots, height=MAP_HEIGHT, publish=published_url)
-    layers = []
+def _draw_map(base: str, dots: tuple[str, int, pd.DataFrame] | None, query, radius_km: float | None) -> None:
+    """The base map (built once per base and dots, and kept) with the results layer of this query on it."""
+    layer = None
     if query is not None and query[2] is not None:
         q_lat, q_lon, table = query
-        layers.append(results_layer(q_lat, q_lon, table, radius_km, st.session_state.get("nn_model", "sphere")))
+        layer = results_script(q_lat, q_lon, table, radius_km, st.session_state.get("nn_model", "sphere"))
     if leaflet_files() is None:
         st.caption("Leaflet is loaded from a CDN (install `xstatic-leaflet` for a map that works offline).")
-    st_folium(
-        fmap,
-        key=MAP_KEY,
-        height=MAP_HEIGHT,
-        use_container_width=True,
-        returned_objects=["last_clicked"],
-        feature_group_to_add=layers or None,  # fits the view to the results whenever they change
-    )
+    dots_key = dots[:2] if dots else None
+
+    def build():
+        # Leaflet, outlines and dots as files the browser caches: a click then resends only the small scripts.
+        points = cached_dots(dots[0], dots[1], dots[2]) if dots else None
+        return base_map(cached_outlines(), base, points, height=MAP_HEIGHT, publish=published_url)
+
+    # The layer fits the view to the results whenever they change.
+    folium_map((base, dots_key), build, key=MAP_KEY, height=MAP_HEIGHT, layer_script=layer)
 
 
 INFO = PageInfo(

@@ -1,8 +1,9 @@
 """Folium pieces for the nearest-neighbour map: a light base map that works offline, and the results layer.
 
 The base map (outlines, optional tiles, the places as canvas dots) depends only on the dataset and the
-display choices, so it stays identical between clicks and the browser keeps it mounted; everything that
-changes per query lives in :func:`results_layer`, which streamlit-folium swaps in place.
+display choices, so it stays identical between clicks and the browser keeps it mounted (the page builds it
+once per display choice); everything that changes per query is the script of :func:`results_script`, which
+streamlit-folium swaps in place.
 """
 
 from __future__ import annotations
@@ -260,53 +261,51 @@ class _InstantClick(_ScriptElement):
         self._name = "InstantClick"
 
 
-class _Results(_ScriptElement):
-    """The query, its results, great-circle lines and the radius circle, built in the browser from one JSON
-    payload (one element instead of one folium object per marker and line)."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = (function (group, data) {
-            var renderer = L.canvas({padding: 0.5});
-            data.paths.forEach(function (path) {
-                L.polyline(path, {color: data.result_color, weight: data.line_weight, opacity: 0.7,
-                                  interactive: false, renderer: renderer}).addTo(group);
-            });
-            data.results.forEach(function (r) {
-                L.circleMarker([r[0], r[1]], {radius: data.marker_radius, color: "#fff",
-                                              weight: data.marker_radius > 4 ? 1.5 : 0.8,
-                                              fillColor: data.result_color, fillOpacity: 0.95,
-                                              bubblingMouseEvents: false})
-                    .bindTooltip(r[2]).addTo(group);
-            });
-            data.circle.forEach(function (rings) {
-                L.polygon(rings, {color: data.query_color, weight: 1.5, dashArray: "6 4", fillOpacity: 0.06,
-                                  interactive: false}).addTo(group);
-            });
-            L.circleMarker(data.query, {radius: 7, color: "#fff", weight: 2, fillColor: data.query_color,
-                                        fillOpacity: 1, bubblingMouseEvents: false})
-                .bindTooltip(data.query_label).addTo(group);
-            // streamlit-folium runs this only when the results change: fit the view to them then, and
-            // leave the reader's own panning and zooming alone otherwise.
-            if (data.bounds && window.map && window.map.fitBounds) {
-                window.map.fitBounds(data.bounds, {padding: [24, 24], maxZoom: 12, animate: false});
-            }
-            return group;
-        })({{ this._parent.get_name() }}, {{ this.payload }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, payload: dict):
-        super().__init__()
-        self._name = "Results"
-        self.payload = json.dumps(payload, separators=(",", ":"))
+#: The name streamlit-folium gives the first layer group it adds: its frontend removes the groups listed in
+#: ``window.feature_group`` and evaluates the new layer's script against ``map_div``, the map.
+LAYER_GROUP = "feature_group_feature_group_0"
+#: Draws the query, its results, great-circle lines and the radius circle in the browser from one JSON payload
+#: (one script instead of one folium object per marker and line).
+_RESULTS_JS = """(function (group, data) {
+    var renderer = L.canvas({padding: 0.5});
+    data.paths.forEach(function (path) {
+        L.polyline(path, {color: data.result_color, weight: data.line_weight, opacity: 0.7,
+                          interactive: false, renderer: renderer}).addTo(group);
+    });
+    data.results.forEach(function (r) {
+        L.circleMarker([r[0], r[1]], {radius: data.marker_radius, color: "#fff",
+                                      weight: data.marker_radius > 4 ? 1.5 : 0.8,
+                                      fillColor: data.result_color, fillOpacity: 0.95,
+                                      bubblingMouseEvents: false})
+            .bindTooltip(r[2]).addTo(group);
+    });
+    data.circle.forEach(function (rings) {
+        L.polygon(rings, {color: data.query_color, weight: 1.5, dashArray: "6 4", fillOpacity: 0.06,
+                          interactive: false}).addTo(group);
+    });
+    L.circleMarker(data.query, {radius: 7, color: "#fff", weight: 2, fillColor: data.query_color,
+                                fillOpacity: 1, bubblingMouseEvents: false})
+        .bindTooltip(data.query_label).addTo(group);
+    // streamlit-folium runs this only when the results change: fit the view to them then, and
+    // leave the reader's own panning and zooming alone otherwise.
+    if (data.bounds && window.map && window.map.fitBounds) {
+        window.map.fitBounds(data.bounds, {padding: [24, 24], maxZoom: 12, animate: false});
+    }
+    return group;
+})"""
 
 
 def _rounded(points) -> list[list[float]]:
     """Vertices rounded to 1e-5° (about 1 m): plenty for a line on a web map, and a third of the bytes."""
     return [[round(lat, 5), round(lon, 5)] for lat, lon in points]
+
+
+def _beside(path, query_lon: float) -> list[list[float]]:
+    """A path's [lat, lon] vertices with longitudes shifted beside the query's, rounded as :func:`_rounded`
+    does (in one array operation per path: a map click draws up to 500 of them)."""
+    vertices = np.array(path, dtype=float)
+    vertices[:, 1] = longitude_near(vertices[:, 1], query_lon)
+    return np.round(vertices, 5).tolist()
 
 
 def _html_text(text: str) -> str:
@@ -476,18 +475,35 @@ def _data(fmap: folium.Map, name: str, payload: str, publish: Publish | None) ->
     return f"window.{DATA_GLOBAL}[{json.dumps(name)}]"
 
 
-def results_layer(
+def results_script(
     query_lat: float, query_lon: float, results: pd.DataFrame, radius_km: float | None, model: str = "sphere"
-) -> folium.FeatureGroup:
-    """The query point, great-circle lines to each result, the results, and the geodesic radius circle.
+) -> str:
+    """The results layer as the script streamlit-folium's frontend swaps in on every query (its
+    ``feature_group`` argument), built as text: no folium objects or Jinja templates per rerun, and no
+    template engine ever sees a place name."""
+    payload = json.dumps(results_payload(query_lat, query_lon, results, radius_km, model), separators=(",", ":"))
+    return (f"var {LAYER_GROUP} = L.featureGroup({{}});\n"
+            f"{_RESULTS_JS}({LAYER_GROUP}, {payload});\n"
+            f"map_div.addLayer({LAYER_GROUP});\n"
+            "window.feature_group = window.feature_group || [];\n"
+            f"window.feature_group.push({LAYER_GROUP});\n")
+
+
+def results_payload(
+    query_lat: float, query_lon: float, results: pd.DataFrame, radius_km: float | None, model: str = "sphere"
+) -> dict:
+    """What the results layer draws: the query point, great-circle lines to each result, the results, the
+    geodesic radius circle, and the view that fits them.
 
     ``results`` has ``lat``, ``lon``, ``name`` and ``distance_km`` columns, nearest first; at most
     :data:`MAX_DRAWN_RESULTS` are drawn.
     """
-    drawn = results.head(MAX_DRAWN_RESULTS)
-    lats = drawn["lat"].to_numpy(dtype=float)
+    count = min(len(results), MAX_DRAWN_RESULTS)
+    lats = results["lat"].to_numpy(dtype=float)[:count]
+    raw_lons = results["lon"].to_numpy(dtype=float)[:count]
+    distances = results["distance_km"].to_numpy(dtype=float)[:count].tolist()
     # Beside the query, even across ±180 (Leaflet draws vectors at their literal longitude).
-    lons = np.atleast_1d(longitude_near(drawn["lon"].to_numpy(dtype=float), query_lon))
+    lons = np.atleast_1d(longitude_near(raw_lons, query_lon))
     # On the ellipsoid the circle's edge is at the geodesic radius, for any radius (cut locus included).
     circle: list = []
     if radius_km and model == "ellipsoid":
@@ -496,26 +512,24 @@ def results_layer(
         circle = geodesic_circle(query_lat, query_lon, radius_km, split_at_antimeridian=False)
     paths = [
         path
-        for lat, lon, distance in zip(lats.tolist(), drawn["lon"].tolist(), drawn["distance_km"].tolist())
+        for lat, lon, distance in zip(lats.tolist(), raw_lons.tolist(), distances)
         for path in great_circle_path(query_lat, query_lon, lat, lon, segments=min(32, 1 + int(distance // 50)))
     ]
     payload = {
         "bounds": fit_bounds(query_lat, query_lon, lats, lons, circle),
-        "marker_radius": marker_radius(len(drawn)),
-        "line_weight": 1.2 if len(drawn) <= 100 else 0.6,
+        "marker_radius": marker_radius(count),
+        "line_weight": 1.2 if count <= 100 else 0.6,
         "query": [query_lat, query_lon],
         "query_label": f"Query point {query_lat:.5f}, {query_lon:.5f}",
         "query_color": QUERY_COLOR,
         "result_color": RESULT_COLOR,
         "circle": [[_rounded(ring) for ring in polygon] for polygon in circle],
-        "paths": [_rounded([(lat, float(longitude_near(lon, query_lon))) for lat, lon in path]) for path in paths],
+        "paths": [_beside(path, query_lon) for path in paths],
         "results": [
             [lat, lon, f"{rank}. {_html_text(str(name))} — {distance:,.2f} km"]
             for rank, (lat, lon, name, distance) in enumerate(
-                zip(lats.tolist(), lons.tolist(), drawn["name"].tolist(), drawn["distance_km"].tolist()), start=1
+                zip(lats.tolist(), lons.tolist(), results["name"].iloc[:count].tolist(), distances), start=1
             )
         ],
     }
-    layer = folium.FeatureGroup(name="Search results")
-    layer.add_child(_Results(payload))
-    return layer
+    return payload

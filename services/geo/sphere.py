@@ -176,6 +176,8 @@ def great_circle_path(lat1: float, lon1: float, lat2: float, lon2: float, segmen
     lats = np.degrees(np.arcsin(np.clip(points[:, 2], -1.0, 1.0)))
     lons = np.degrees(np.arctan2(points[:, 1], points[:, 0]))
     lats[0], lons[0], lats[-1], lons[-1] = lat1, lon1, lat2, lon2
+    if not (np.abs(np.diff(lons)) > 180.0).any():  # no crossing of ±180 (most paths): one piece, no loop
+        return [list(zip(lats.tolist(), lons.tolist()))]
     paths: list[Ring] = [[(float(lats[0]), float(lons[0]))]]
     for i in range(1, len(lats)):
         if abs(lons[i] - lons[i - 1]) > 180.0:
