@@ -154,11 +154,14 @@ def test_the_launchers_replicas_import_the_service_layer_before_streamlit():
     assert "Streamlit, version" in version.stdout
 
 
-
 def _server_side_nodelay() -> int:
-    """TCP_NODELAY of a connection accepted by an asyncio server on a socket made as Streamlit 1.67 makes it."""
+    """TCP_NODELAY of a connection accepted by an asyncio server on a socket made as Streamlit 1.67 makes it.
+
+    The loop runs in a thread of its own: the browser tests' Playwright keeps an event loop marked running on
+    the main thread for the whole session, where ``asyncio.run`` refuses to start."""
     import asyncio
     import socket
+    from concurrent.futures import ThreadPoolExecutor
 
     async def probe() -> int:
         accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -176,7 +179,8 @@ def _server_side_nodelay() -> int:
         server.close()
         return value
 
-    return asyncio.run(probe())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(probe())).result(timeout=30)
 
 
 def test_the_launcher_turns_nagle_off_on_connections_streamlit_accepts(monkeypatch):
