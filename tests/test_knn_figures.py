@@ -1,13 +1,23 @@
 """The KNN presenter: compact region codes, the clipped CV band, captions that tell the truth, escaping."""
 
+import json
+
 import numpy as np
+import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
 from services.knn import CvCurve, DatasetSpec, LearningCurve, load_dataset
 from services.knn import figures as fig
 from services.knn.evaluation import conflicting_points
-from services.knn.settings import KnnSettings, grid_votes, make_split, plan_boundary, split_learning_curve
+from services.knn.settings import (
+    KnnSettings,
+    explain,
+    grid_votes,
+    make_split,
+    plan_boundary,
+    split_learning_curve,
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +97,26 @@ def test_boundary_lattice_draws_one_marker_but_keeps_every_target(iris_split):
     side = len(range(0, len(grid.xs), len(grid.xs) // fig.LATTICE_TARGET))
     assert sum(len(trace.x) for trace in lattice) == side**2
     assert all(trace.marker.maxdisplayed == fig.LATTICE_DRAWN for trace in lattice)
+
+
+def test_figures_built_without_validation_are_valid_plotly_and_unchanged_by_it():
+    """The boundary and CV figures are rebuilt on every K step from plain dicts, skipping plotly's
+    validation: validating them here, with every kind of trace in, must accept every property and give the
+    same JSON."""
+    settings = KnnSettings(added=((5.0, 3.0, 1),))
+    split = make_split(load_dataset(DatasetSpec("iris")), settings)
+    plan = plan_boundary(split, 7, 60)
+    grid, predictor = grid_votes(split, settings, plan.resolution, plan.depth)
+    votes = predictor.votes(7)
+    wrong = np.zeros(split.n_train, dtype=int)  # every point of classes 1 and 2 shown as missed
+    built = [
+        fig.boundary_figure(grid, votes.labels, votes.proba, split, title="K = 7", train_pred=wrong,
+                            explanation=explain(split, settings, (5.5, 3.0), 7)),
+        fig.cv_figure(CvCurve(ks=np.array([1, 3, 5]), errors=np.array([0.2, 0.1, 0.15]),
+                              fold_errors=np.array([[0.2, 0.1, 0.1], [0.2, 0.1, 0.2]]), n_folds=2, delegated=0)),
+    ]
+    assert {trace["type"] for trace in built[0].to_dict()["data"]} == {"heatmap", "scatter"}
+    missed = f"misclassified ({int((split.y_train != 0).sum())})"
+    assert {"locations", "the 7 neighbours", missed} <= {trace.name for trace in built[0].data}
+    for figure in built:
+        assert json.loads(go.Figure(figure.to_dict()).to_json()) == json.loads(figure.to_json())

@@ -342,8 +342,8 @@ def _main_view(split: knn.Split, settings: knn.KnnSettings, k: int, requested_re
         figure, key="knn_plot", on_select=_on_plot_select, selection_mode="points",
         config=plotly_config(f"knn-boundary-k{k}"),
     )
-    grid_data = fig.grid_frame(grid, votes.labels, votes.proba, split)
-    figure_downloads(figure, f"knn-boundary-k{k}", data=grid_data, key="knn_plot_dl")
+    figure_downloads(figure, f"knn-boundary-k{k}", data=lambda: fig.grid_frame(grid, votes.labels, votes.proba, split),
+                     key="knn_plot_dl")
     st.caption(fig.boundary_caption(plan.resolution, plan.depth, plan.largest_k, plan.reason, votes.tie_count))
 
     _explain_panel(split, explanation)

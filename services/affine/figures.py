@@ -29,6 +29,7 @@ from services.affine.matrices import (
 from services.affine.render import AnimationFrame
 from services.affine.sampling import EngineCheck
 from services.affine.steps import Step, compose, step_matrix
+from services.plotting import unvalidated_figure
 
 #: JPEG quality for pictures shown on the page (downloads stay lossless PNG).
 JPEG_QUALITY = 85
@@ -291,14 +292,6 @@ def joined_lines(lines: Sequence[np.ndarray]) -> np.ndarray:
         return np.empty((0, 2))
     gap = np.full((1, 2), np.nan)
     return np.vstack([part for line in lines for part in (line, gap)][:-1])
-
-
-def unvalidated_figure(data: list[dict], layout: dict) -> go.Figure:
-    """A figure from plain trace and layout dicts without plotly's per-property validation: building the two
-    figures that change with every slider move through validated ``go.Scatter``s was ~5x the cost of the
-    same JSON (py-spy at 8 sessions: 20 % of the server's time per move). The unit tests validate every
-    such figure once (``go.Figure(fig.to_dict())`` must accept it and give the same JSON)."""
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
 def grid_figure(preview_uri: str, preview_shape: tuple[int, int], size: tuple[int, int],

@@ -23,6 +23,7 @@ from services.knn.explain import Explanation
 from services.knn.preprocess import Grid, Split
 from services.knn.scratch import ScratchComparison
 from services.knn.trees import ModelBoundary
+from services.plotting import unvalidated_figure
 from services.text import escape_markdown
 
 PALETTE = [*qualitative.D3, *qualitative.Dark24[10:]]
@@ -140,21 +141,22 @@ def region_codes(labels: np.ndarray, proba: np.ndarray, shape: tuple[int, int]) 
     return np.floor(region_values(labels, proba, shape) * levels).astype(np.uint8)
 
 
-def region_trace(grid: Grid, labels: np.ndarray, proba: np.ndarray, n_classes: int) -> go.Heatmap:
-    return go.Heatmap(
-        x=grid.xs.astype(np.float32),
-        y=grid.ys.astype(np.float32),
-        z=region_codes(labels, proba, grid.shape),
-        zmin=0,
-        zmax=n_classes * region_levels(n_classes),
-        colorscale=region_colorscale(n_classes),
-        showscale=False,
-        hoverinfo="skip",
-        name="decision regions",
-    )
+def region_trace(grid: Grid, labels: np.ndarray, proba: np.ndarray, n_classes: int) -> dict:
+    return {
+        "type": "heatmap",
+        "x": grid.xs.astype(np.float32),
+        "y": grid.ys.astype(np.float32),
+        "z": region_codes(labels, proba, grid.shape),
+        "zmin": 0,
+        "zmax": n_classes * region_levels(n_classes),
+        "colorscale": region_colorscale(n_classes),
+        "showscale": False,
+        "hoverinfo": "skip",
+        "name": "decision regions",
+    }
 
 
-def lattice_traces(grid: Grid, labels: np.ndarray, proba: np.ndarray, class_names: Sequence[str]) -> list[go.Scatter]:
+def lattice_traces(grid: Grid, labels: np.ndarray, proba: np.ndarray, class_names: Sequence[str]) -> list[dict]:
     """Invisible markers over the grid, one trace per winning class: hovering shows the vote there, clicking
     selects a location. Numbers only (float32), so the lattice costs a few bytes per marker."""
     step = max(1, len(grid.xs) // LATTICE_TARGET)
@@ -166,25 +168,24 @@ def lattice_traces(grid: Grid, labels: np.ndarray, proba: np.ndarray, class_name
         chosen = cells[labels[cells] == code]
         if not len(chosen):
             continue
-        traces.append(
-            go.Scatter(
-                x=grid.points_raw[chosen, 0].astype(np.float32),
-                y=grid.points_raw[chosen, 1].astype(np.float32),
-                mode="markers",
-                marker={"size": 12, "opacity": 0, "maxdisplayed": LATTICE_DRAWN},
-                selected={"marker": {"opacity": 0}},
-                unselected={"marker": {"opacity": 0}},
-                customdata=proba[chosen].max(axis=1).astype(np.float32),
-                hovertemplate="(%{x:.3g}, %{y:.3g})<br>vote: %{meta} (P = %{customdata:.3f})<extra></extra>",
-                meta=plot_text(name),
-                showlegend=False,
-                name="locations",
-            )
-        )
+        traces.append({
+            "type": "scatter",
+            "x": grid.points_raw[chosen, 0].astype(np.float32),
+            "y": grid.points_raw[chosen, 1].astype(np.float32),
+            "mode": "markers",
+            "marker": {"size": 12, "opacity": 0, "maxdisplayed": LATTICE_DRAWN},
+            "selected": {"marker": {"opacity": 0}},
+            "unselected": {"marker": {"opacity": 0}},
+            "customdata": proba[chosen].max(axis=1).astype(np.float32),
+            "hovertemplate": "(%{x:.3g}, %{y:.3g})<br>vote: %{meta} (P = %{customdata:.3f})<extra></extra>",
+            "meta": plot_text(name),
+            "showlegend": False,
+            "name": "locations",
+        })
     return traces
 
 
-def _points(split: Split, train_pred: np.ndarray | None, test_pred: np.ndarray | None) -> list[go.Scatter]:
+def _points(split: Split, train_pred: np.ndarray | None, test_pred: np.ndarray | None) -> list[dict]:
     colors = class_colors(split.n_classes)
     keep_visible = {"marker": {"opacity": 1}}
     traces = []
@@ -199,20 +200,19 @@ def _points(split: Split, train_pred: np.ndarray | None, test_pred: np.ndarray |
             chosen = truth == code
             if not chosen.any():
                 continue
-            traces.append(
-                go.Scatter(
-                    x=points[chosen, 0],
-                    y=points[chosen, 1],
-                    mode="markers",
-                    marker={
-                        "color": colors[code], "symbol": symbol, "size": size, "line": {"width": 0.8, "color": "#222"}
-                    },
-                    unselected=keep_visible,
-                    name=f"{plot_text(name)} ({set_name})",
-                    legendgroup=set_name,
-                    hovertemplate=f"{plot_text(name)} · {set_name}<br>(%{{x:.3g}}, %{{y:.3g}})<extra></extra>",
-                )
-            )
+            traces.append({
+                "type": "scatter",
+                "x": points[chosen, 0],
+                "y": points[chosen, 1],
+                "mode": "markers",
+                "marker": {
+                    "color": colors[code], "symbol": symbol, "size": size, "line": {"width": 0.8, "color": "#222"}
+                },
+                "unselected": keep_visible,
+                "name": f"{plot_text(name)} ({set_name})",
+                "legendgroup": set_name,
+                "hovertemplate": f"{plot_text(name)} · {set_name}<br>(%{{x:.3g}}, %{{y:.3g}})<extra></extra>",
+            })
     wrong = []
     if train_pred is not None:
         wrong.append(split.X_train_raw[train_pred != split.y_train])
@@ -220,21 +220,20 @@ def _points(split: Split, train_pred: np.ndarray | None, test_pred: np.ndarray |
         wrong.append(split.X_test_raw[test_pred != split.y_test])
     if wrong:
         missed = np.vstack(wrong)
-        traces.append(
-            go.Scatter(
-                x=missed[:, 0],
-                y=missed[:, 1],
-                mode="markers",
-                marker={"symbol": "circle-open", "size": 14, "color": "#111", "line": {"width": 1.6}},
-                unselected=keep_visible,
-                name=f"misclassified ({len(missed)})",
-                hoverinfo="skip",
-            )
-        )
+        traces.append({
+            "type": "scatter",
+            "x": missed[:, 0],
+            "y": missed[:, 1],
+            "mode": "markers",
+            "marker": {"symbol": "circle-open", "size": 14, "color": "#111", "line": {"width": 1.6}},
+            "unselected": keep_visible,
+            "name": f"misclassified ({len(missed)})",
+            "hoverinfo": "skip",
+        })
     return traces
 
 
-def _explanation_traces(explanation: Explanation, split: Split) -> list[go.Scatter]:
+def _explanation_traces(explanation: Explanation, split: Split) -> list[dict]:
     x0, y0 = explanation.location
     neighbours = explanation.neighbours
     xs = neighbours[split.feature_names[0]].to_numpy()
@@ -243,16 +242,16 @@ def _explanation_traces(explanation: Explanation, split: Split) -> list[go.Scatt
     line_y = np.column_stack([np.full(len(ys), y0), ys, np.full(len(ys), np.nan)]).ravel()
     keep_visible = {"marker": {"opacity": 1}}
     return [
-        go.Scatter(
-            x=line_x, y=line_y, mode="lines", line={"color": "#333", "width": 1}, hoverinfo="skip",
-            name=f"the {explanation.k} neighbours", unselected=keep_visible,
-        ),
-        go.Scatter(
-            x=[x0], y=[y0], mode="markers",
-            marker={"symbol": "x-thin", "size": 16, "color": "#000", "line": {"width": 3}},
-            name=f"explained: {plot_text(explanation.predicted_name)}", unselected=keep_visible,
-            hovertemplate=f"explained location → {plot_text(explanation.predicted_name)}<extra></extra>",
-        ),
+        {
+            "type": "scatter", "x": line_x, "y": line_y, "mode": "lines", "line": {"color": "#333", "width": 1},
+            "hoverinfo": "skip", "name": f"the {explanation.k} neighbours", "unselected": keep_visible,
+        },
+        {
+            "type": "scatter", "x": [x0], "y": [y0], "mode": "markers",
+            "marker": {"symbol": "x-thin", "size": 16, "color": "#000", "line": {"width": 3}},
+            "name": f"explained: {plot_text(explanation.predicted_name)}", "unselected": keep_visible,
+            "hovertemplate": f"explained location → {plot_text(explanation.predicted_name)}<extra></extra>",
+        },
     ]
 
 
@@ -268,58 +267,60 @@ def boundary_figure(
     explanation: Explanation | None = None,
     height: int = 620,
 ) -> go.Figure:
-    """Shaded regions, hover/click lattice, training/test/added points, misclassified rings, explanation."""
+    """Shaded regions, hover/click lattice, training/test/added points, misclassified rings, explanation.
+    Rebuilt on every K step, so from plain dicts (``unvalidated_figure``)."""
     traces = [region_trace(grid, labels, proba, split.n_classes)]
     traces += lattice_traces(grid, labels, proba, split.class_names)
     traces += _points(split, train_pred, test_pred)
     if explanation is not None:
         traces += _explanation_traces(explanation, split)
-    figure = go.Figure(traces)
-    figure.update_layout(
-        title=title,
-        height=height,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        xaxis={"title": plot_text(split.feature_names[0]), "range": [grid.xs[0], grid.xs[-1]], "constrain": "domain"},
-        yaxis={"title": plot_text(split.feature_names[1]), "range": [grid.ys[0], grid.ys[-1]]},
-        legend={"orientation": "h", "y": -0.12},
-        clickmode="event+select",
-        dragmode="pan",
-    )
-    return figure
+    return unvalidated_figure(traces, {
+        "title": {"text": title},
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+        "xaxis": {"title": {"text": plot_text(split.feature_names[0])}, "range": [grid.xs[0], grid.xs[-1]],
+                  "constrain": "domain"},
+        "yaxis": {"title": {"text": plot_text(split.feature_names[1])}, "range": [grid.ys[0], grid.ys[-1]]},
+        "legend": {"orientation": "h", "y": -0.12},
+        "clickmode": "event+select",
+        "dragmode": "pan",
+    })
 
 
 def cv_figure(curve: CvCurve) -> go.Figure:
     """Mean cross-validated error against K, the fold-to-fold spread and the best K. Not the current K (the
     page says its error beside the chart, ``error_at_k``): the figure then stays the same while K moves, and
-    the browser does not redraw it on every step of the slider."""
+    the browser does not redraw it on every step of the slider. Built on every K step, so from plain dicts."""
     low, high, clipped = cv_band(curve)
-    figure = go.Figure(
+    return unvalidated_figure(
         [
-            go.Scatter(
-                x=np.concatenate([curve.ks, curve.ks[::-1]]),
-                y=np.concatenate([high, low[::-1]]),
-                fill="toself", fillcolor="rgba(31,119,180,0.15)", line={"width": 0}, hoverinfo="skip",
-                name="± 1 s.d. across folds" + (" (clipped to 0–1)" if clipped else ""),
-            ),
-            go.Scatter(
-                x=curve.ks, y=curve.errors, mode="lines+markers", name=f"mean {curve.n_folds}-fold error",
-                line={"color": "#1f77b4"}, hovertemplate="K = %{x}<br>error %{y:.4f}<extra></extra>",
-            ),
-            go.Scatter(
-                x=[curve.best_k], y=[curve.errors.min()], mode="markers", name=f"best K = {curve.best_k}",
-                marker={"symbol": "star", "size": 18, "color": "#d62728", "line": {"width": 1, "color": "#222"}},
-            ),
-        ]
+            {
+                "type": "scatter",
+                "x": np.concatenate([curve.ks, curve.ks[::-1]]),
+                "y": np.concatenate([high, low[::-1]]),
+                "fill": "toself", "fillcolor": "rgba(31,119,180,0.15)", "line": {"width": 0}, "hoverinfo": "skip",
+                "name": "± 1 s.d. across folds" + (" (clipped to 0–1)" if clipped else ""),
+            },
+            {
+                "type": "scatter", "x": curve.ks, "y": curve.errors, "mode": "lines+markers",
+                "name": f"mean {curve.n_folds}-fold error", "line": {"color": "#1f77b4"},
+                "hovertemplate": "K = %{x}<br>error %{y:.4f}<extra></extra>",
+            },
+            {
+                "type": "scatter", "x": [curve.best_k], "y": [curve.errors.min()], "mode": "markers",
+                "name": f"best K = {curve.best_k}",
+                "marker": {"symbol": "star", "size": 18, "color": "#d62728", "line": {"width": 1, "color": "#222"}},
+            },
+        ],
+        {
+            "title": {"text": f"{curve.n_folds}-fold cross-validated error against K"},
+            "xaxis": {"title": {"text": "number of neighbours K"}, **_k_axis(curve.ks)},
+            "yaxis": {"title": {"text": "misclassification error"}},
+            "height": 380,
+            "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+            "legend": {"orientation": "h", "y": -0.25},
+        },
     )
-    figure.update_layout(
-        title=f"{curve.n_folds}-fold cross-validated error against K",
-        xaxis={"title": "number of neighbours K", **_k_axis(curve.ks)},
-        yaxis_title="misclassification error",
-        height=380,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        legend={"orientation": "h", "y": -0.25},
-    )
-    return figure
 
 
 def learning_figure(curve: LearningCurve, current_k: int) -> go.Figure:
