@@ -294,7 +294,7 @@ def _views(pixels: np.ndarray, matrix: np.ndarray, options: af.SamplerOptions) -
         preview = _preview(pixels, FIGURE_SIDE)
         lines = af.grid_lines(view.theta, *pixels.shape[:2])
         fig = figures.grid_figure(_jpeg_uri(preview), preview.shape[:2], pixels.shape[:2], lines)
-        show_figure(fig, "affine_sampling_grid", data=figures.grid_table(lines), key="affine_grid_fig")
+        show_figure(fig, "affine_sampling_grid", data=lambda: figures.grid_table(lines), key="affine_grid_fig")
     with right:
         st.subheader("Output")
         st.image(shown, width="stretch", caption=options.label())

@@ -434,7 +434,7 @@ def _cv_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None:
     best = curve.best_k
     left, right = st.columns([3, 1])
     with left:
-        show_figure(fig.cv_figure(curve), "knn-cv-error", data=fig.cv_frame(curve), key="knn_cv")
+        show_figure(fig.cv_figure(curve), "knn-cv-error", data=lambda: fig.cv_frame(curve), key="knn_cv")
     with right:
         st.metric("Best K", best, help="Lowest mean error; the smallest K on equal errors.")
         st.metric("Its error", f"{curve.best_error:.3f}")
@@ -458,7 +458,7 @@ def _learning_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None
         return
     if curve.note:
         st.warning(curve.note)
-    show_figure(fig.learning_figure(curve, k), "knn-learning-curve", data=fig.learning_frame(curve),
+    show_figure(fig.learning_figure(curve, k), "knn-learning-curve", data=lambda: fig.learning_frame(curve),
                 key="knn_learning")
     st.caption(fig.learning_caption(curve))
 

@@ -2,6 +2,8 @@
 
 import re
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from tests.browser.conftest import assert_clean, screenshot, settle
@@ -183,3 +185,18 @@ def test_moving_k_sends_little_and_only_the_board(page, app_url):
     sent = sum(received)
     print(f"bytes received for one K step: {sent}")
     assert 0 < sent < 150_000, sent
+
+
+def test_the_boundary_table_is_built_when_its_download_is_pressed(page, app_url):
+    """The grid-cell CSV is built only on the click (not on every K step): it still holds every cell of the
+    grid the caption names, each cell's class and probabilities."""
+    _open(page, app_url)
+    side = int(re.search(r"Grid (\d+)×\1", page.inner_text("body")).group(1))
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Download data (CSV)").first.click()
+    assert download.value.suggested_filename == "knn-boundary-k7.csv"
+    table = pd.read_csv(download.value.path())
+    probabilities = [column for column in table.columns if column.startswith("P(")]
+    assert len(table) == side * side and table.columns[2] == "predicted class" and len(probabilities) == 3
+    assert np.allclose(table[probabilities].sum(axis=1), 1.0, atol=1e-9)
+    assert set(table["predicted class"]) <= {name.removeprefix("P(").removesuffix(")") for name in probabilities}
