@@ -36,6 +36,13 @@ LATTICE_TARGET = 40
 #: select read every point from plotly's data, not from the drawn SVG, so they still reach all ~1,600 targets;
 #: drawing them (one transparent SVG path each) was most of plotly's time on every K step.
 LATTICE_DRAWN = 1
+#: Margins of the boundary figure in pixels, fixed (plotly's ``autoexpand`` and axis ``automargin`` off): with
+#: auto margins the legend and tick labels pushed them out after every draw and plotly drew the figure again,
+#: 65 of ~180 ms of Plotly's work on every K step in Chromium. The bottom one holds the axis title and up to
+#: five legend rows.
+MARGIN = {"l": 70, "r": 10, "t": 50, "b": 170, "autoexpand": False}
+#: The same without a legend and title, for the side-by-side panels.
+PANEL_MARGIN = {**MARGIN, "t": 10, "b": 45}
 #: Train and test curves: Okabe-Ito blue and vermillion, told apart by colour-blind readers too.
 TRAIN_COLOR, TEST_COLOR = "#0072B2", "#D55E00"
 
@@ -265,10 +272,10 @@ def boundary_figure(
     train_pred: np.ndarray | None = None,
     test_pred: np.ndarray | None = None,
     explanation: Explanation | None = None,
-    height: int = 620,
+    height: int = 700,
 ) -> go.Figure:
     """Shaded regions, hover/click lattice, training/test/added points, misclassified rings, explanation.
-    Rebuilt on every K step, so from plain dicts (``unvalidated_figure``)."""
+    Rebuilt on every K step, so from plain dicts (``unvalidated_figure``) with fixed margins (``MARGIN``)."""
     traces = [region_trace(grid, labels, proba, split.n_classes)]
     traces += lattice_traces(grid, labels, proba, split.class_names)
     traces += _points(split, train_pred, test_pred)
@@ -277,11 +284,12 @@ def boundary_figure(
     return unvalidated_figure(traces, {
         "title": {"text": title},
         "height": height,
-        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+        "margin": MARGIN,
         "xaxis": {"title": {"text": plot_text(split.feature_names[0])}, "range": [grid.xs[0], grid.xs[-1]],
-                  "constrain": "domain"},
-        "yaxis": {"title": {"text": plot_text(split.feature_names[1])}, "range": [grid.ys[0], grid.ys[-1]]},
-        "legend": {"orientation": "h", "y": -0.12},
+                  "constrain": "domain", "automargin": False},
+        "yaxis": {"title": {"text": plot_text(split.feature_names[1])}, "range": [grid.ys[0], grid.ys[-1]],
+                  "automargin": False},
+        "legend": {"orientation": "h", "y": -0.13, "yanchor": "top"},
         "clickmode": "event+select",
         "dragmode": "pan",
     })
@@ -430,12 +438,12 @@ def sweep_figure(grid: Grid, sweep: Sequence[tuple[int, np.ndarray, np.ndarray]]
 def model_figure(grid: Grid, model: ModelBoundary, split: Split, height: int) -> go.Figure:
     """A tree or forest boundary, drawn like the KNN one, for the side-by-side panels."""
     figure = boundary_figure(grid, model.labels, model.proba, split, title="", height=height)
-    return figure.update_layout(showlegend=False)
+    return figure.update_layout(showlegend=False, margin=PANEL_MARGIN)
 
 
 def small_copy(figure: go.Figure, height: int) -> go.Figure:
     """The KNN boundary again at panel size, without title and legend."""
-    return go.Figure(figure).update_layout(height=height, title=None, showlegend=False)
+    return go.Figure(figure).update_layout(height=height, title=None, showlegend=False, margin=PANEL_MARGIN)
 
 
 def grid_frame(grid: Grid, labels: np.ndarray, proba: np.ndarray, split: Split) -> pd.DataFrame:
