@@ -36,6 +36,12 @@ JPEG_QUALITY = 85
 #: Side of the reference square in the pixel frames, as a fraction of the picture's shorter side.
 PIXEL_UNIT_FRACTION = 0.25
 MARGIN = {"l": 10, "r": 10, "t": 10, "b": 10}
+#: Fixed margins (``autoexpand`` and axis ``automargin`` off) for the two figures redrawn on every slider move:
+#: with auto margins the tick labels, axis titles and legend pushed them out after each draw and Plotly drew
+#: the figure again (~100 of ~210 ms of Plotly's work a move in Chromium's profiler). The shapes figure's
+#: bottom holds the ticks and its legend's four rows at a phone's width.
+GRID_MARGIN = {"l": 65, "r": 10, "t": 10, "b": 60, "autoexpand": False}
+SHAPES_MARGIN = {"l": 45, "r": 10, "t": 10, "b": 110, "autoexpand": False}
 OUTLINE, GRID_LINE = "#ff4b4b", "rgba(255,255,0,0.8)"
 NEIGHBOUR, MIDPOINT, POINT = "#1f77b4", "#2ca02c", "#ff4b4b"
 
@@ -311,10 +317,10 @@ def grid_figure(preview_uri: str, preview_shape: tuple[int, int], size: tuple[in
         })
     corners = np.vstack(lines)
     return unvalidated_figure(data, {
-        "xaxis": {"range": axis_range(corners[:, 0], width), "title": {"text": "column (px)"}},
+        "xaxis": {"range": axis_range(corners[:, 0], width), "title": {"text": "column (px)"}, "automargin": False},
         "yaxis": {"range": axis_range(corners[:, 1], height)[::-1], "title": {"text": "row (px)"},
-                  "scaleanchor": "x"},
-        "height": 460, "margin": MARGIN,
+                  "scaleanchor": "x", "automargin": False},
+        "height": 460, "margin": GRID_MARGIN,
     })
 
 
@@ -339,11 +345,13 @@ def shapes_figure(before: ShapeSet, after: ShapeSet, k: tuple[float, float],
             rows.extend((label, part, float(x), float(y)) for x, y in points)
     for name, point, colour in (("K", k, "#9e9e9e"), ("K'", k_prime, "#ff7f0e")):
         data.append({"type": "scatter", "x": [point[0]], "y": [point[1]], "mode": "markers+text", "text": [name],
-                     "textposition": "top right", "name": name, "marker": {"size": 10, "color": colour}})
+                     "textposition": "top right", "name": name, "marker": {"size": 10, "color": colour},
+                     "showlegend": False})  # labelled in the plot: the legend keeps to four rows on a phone
     rows.extend([("before", "K", *k), ("after", "K'", *k_prime)])
     fig = unvalidated_figure(data, {
-        "yaxis": {"autorange": "reversed", "scaleanchor": "x", "zeroline": True}, "xaxis": {"zeroline": True},
-        "height": 460, "margin": MARGIN, "legend": {"orientation": "h"},
+        "yaxis": {"autorange": "reversed", "scaleanchor": "x", "zeroline": True, "automargin": False},
+        "xaxis": {"zeroline": True, "automargin": False},
+        "height": 460, "margin": SHAPES_MARGIN, "legend": {"orientation": "h", "y": -0.08, "yanchor": "top"},
     })
     return fig, pd.DataFrame(rows, columns=["when", "part", "x", "y"])
 
