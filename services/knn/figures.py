@@ -43,6 +43,9 @@ LATTICE_DRAWN = 1
 MARGIN = {"l": 70, "r": 10, "t": 50, "b": 170, "autoexpand": False}
 #: The same without a legend and title, for the side-by-side panels.
 PANEL_MARGIN = {**MARGIN, "t": 10, "b": 45}
+#: The error curves' margins, fixed for the same reason: ticks, the K axis title and three legend rows.
+CURVE_MARGIN = {"l": 60, "r": 10, "t": 50, "b": 110, "autoexpand": False}
+CURVE_LEGEND = {"orientation": "h", "y": -0.2, "yanchor": "top"}
 #: Train and test curves: Okabe-Ito blue and vermillion, told apart by colour-blind readers too.
 TRAIN_COLOR, TEST_COLOR = "#0072B2", "#D55E00"
 
@@ -323,10 +326,10 @@ def cv_figure(curve: CvCurve) -> go.Figure:
         {
             "title": {"text": f"{curve.n_folds}-fold cross-validated error against K"},
             "xaxis": {"title": {"text": "number of neighbours K"}, **_k_axis(curve.ks)},
-            "yaxis": {"title": {"text": "misclassification error"}},
-            "height": 380,
-            "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
-            "legend": {"orientation": "h", "y": -0.25},
+            "yaxis": {"title": {"text": "misclassification error"}, "automargin": False},
+            "height": 420,
+            "margin": CURVE_MARGIN,
+            "legend": CURVE_LEGEND,
         },
     )
 
@@ -348,10 +351,10 @@ def learning_figure(curve: LearningCurve, current_k: int) -> go.Figure:
     figure.update_layout(
         title="Training and test error against K",
         xaxis={"title": "K  (← flexible, high variance · smooth, high bias →)", **_k_axis(curve.ks)},
-        yaxis_title="misclassification error",
-        height=380,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        legend={"orientation": "h", "y": -0.25},
+        yaxis={"title": "misclassification error", "automargin": False},
+        height=420,
+        margin=CURVE_MARGIN,
+        legend=CURVE_LEGEND,
     )
     return figure
 
@@ -377,7 +380,7 @@ def cv_band(curve: CvCurve) -> tuple[np.ndarray, np.ndarray, bool]:
 
 def _k_axis(ks: np.ndarray) -> dict:
     """A K axis with at most about ten whole-number ticks, however wide the range."""
-    return {"tickformat": "d", "nticks": 10, "range": [0, int(np.max(ks)) + 1]}
+    return {"tickformat": "d", "nticks": 10, "range": [0, int(np.max(ks)) + 1], "automargin": False}
 
 
 def sweep_figure(grid: Grid, sweep: Sequence[tuple[int, np.ndarray, np.ndarray]], split: Split) -> go.Figure:
