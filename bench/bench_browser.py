@@ -179,15 +179,6 @@ def gradcam_picture_server(viewer: StreamlitSession) -> list[RunResult]:
     return [viewer.set("Sample picture", s) for s in samples[1:] + samples[:1]]
 
 
-def gradcam_class(bench: Bench) -> list[float]:
-    times = []
-    for index in range(2):
-        buttons = bench.tab.locator('[data-testid="stButton"] button').filter(has_text="%")
-        if buttons.count() > 1:
-            times.append(painted(bench.tab, buttons.nth(1 + index).click))
-    return times
-
-
 # ---------------------------------------------------------------- map and Grad-CAM, in the page and its iframes
 # bench/map_cam_browser.py: painted also counts DOM changes inside component iframes (the map's Leaflet), the
 # Grad-CAM rows say when the grid's first row had decoded as well as when the page settled, and the server
@@ -263,7 +254,6 @@ ROWS: list[Row] = [
     Row("affine slider", affine_slider, affine_slider_server),
     Row("map click", map_click, map_click_server),
     Row("gradcam picture", gradcam_picture, gradcam_picture_server),
-    Row("gradcam class", gradcam_class),  # on the tab gradcam picture left
     Row("map click, page + map iframe", map_click_frames, partial(map_cam_browser.map_click_server, rounds=ROUNDS)),
     Row("gradcam picture: grid painted", _gradcam("gradcam picture: grid painted"),
         map_cam_browser.gradcam_picture_server),
