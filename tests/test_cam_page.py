@@ -6,6 +6,7 @@ import socket
 import pytest
 import torch
 
+from services.cam.figures import FAITHFULNESS_OFF
 from tests.conftest import app_test, page_test
 from views.gradcam_layers import INFO
 
@@ -31,9 +32,21 @@ def test_default_view_explains_chelsea_at_every_stage(no_exceptions):
     text = _markdown(at)
     for label in ("**stage 1 · _blocks.0**", "**stage 8 · _conv_head**", "**Grad-CAM**", "**Guided Grad-CAM**"):
         assert label in text
-    assert "Most faithful cell" in _captions(at)
+    assert "Most faithful cell" not in _captions(at) and FAITHFULNESS_OFF in _captions(at)  # opt-in
     assert [d.label for d in at.download_button] == ["Download the grid (PNG)"]
     assert not at.error
+
+
+def test_faithfulness_is_scored_when_asked_for(no_exceptions):
+    """Off by default (a forward pass per cell), on from the toggle or a link with faith=1."""
+    at = page_test("gradcam_layers")
+    at.query_params.update({"layers": "_blocks.15,_conv_head", "size": "96", "faith": "1"})
+    at.run()
+    no_exceptions(at)
+    assert "Most faithful cell" in _captions(at) and FAITHFULNESS_OFF not in _captions(at)
+    assert any(text.startswith("| Δp |") for text in _markdown(at))
+    at.toggle(key="cam_faith").set_value(False).run()
+    assert "Most faithful cell" not in _captions(at) and FAITHFULNESS_OFF in _captions(at)
 
 
 def test_a_top5_button_switches_the_target_and_the_url(no_exceptions):
@@ -309,7 +322,7 @@ def test_sessions_viewing_the_same_picture_share_one_explanation(no_exceptions, 
     for name in ("forward_pass", "explain_maps", "with_guided_backprop", "with_faithfulness"):
         monkeypatch.setattr(page, name, counted(name, getattr(page, name)))
     page._shared_box.clear()
-    query = {"layers": "_blocks.15,_conv_head", "size": "96"}
+    query = {"layers": "_blocks.15,_conv_head", "size": "96", "faith": "1"}
     first = page_test("gradcam_layers")
     first.query_params.update(query)
     first.run()

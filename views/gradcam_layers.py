@@ -43,6 +43,7 @@ from services.cam import (
 )
 from services.cam.explain import PASS_COST
 from services.cam.figures import (
+    FAITHFULNESS_OFF,
     HOW_IT_WORKS,
     ROAD_INTRO,
     SANITY_INTRO,
@@ -105,7 +106,7 @@ PARAMS = [
     Param("cam_guided_cam", True, url="guided_cam"),
     Param("cam_aug", False, url="aug"),
     Param("cam_eigen", False, url="eigen"),
-    Param("cam_faith", True, url="faith"),
+    Param("cam_faith", False, url="faith"),  # opt-in: its forward pass per cell was most of a target change
     Param("cam_alpha", 0.5, low=0.0, high=1.0, url="alpha"),
     Param("cam_cmap", "jet", choices=list(COLORMAPS), url="cmap"),
     Param("cam_raw", False, url="raw"),
@@ -264,7 +265,8 @@ def _option_controls() -> None:
         st.toggle("Augmentation smoothing", key="cam_aug",
                   help="Average over flips and brightness changes (6 passes: 6× slower).")
         st.toggle("Eigen smoothing", key="cam_eigen", help="Keep only the first principal component of each map.")
-        st.toggle("Faithfulness score per cell", key="cam_faith")
+        st.toggle("Faithfulness score per cell", key="cam_faith",
+                  help="Δp for every cell: one extra forward pass per cell, so it is off unless asked for.")
         st.select_slider("Input size (pixels)", INPUT_SIZES, key="cam_size",
                          help="Smaller inputs make every method faster, Score-CAM and Ablation-CAM most.")
         st.select_slider("Batch size (slow methods)", BATCH_SIZES, key="cam_batch")
@@ -437,6 +439,8 @@ def _grid(model: CamModel, explanation: Explanation, identity: tuple, request: E
     if table:
         st.markdown(table)
         st.caption(best_cell_sentence(explanation))
+    elif not request.faithfulness:
+        st.caption(FAITHFULNESS_OFF)
     with st.expander("Display", icon=":material/palette:", expanded=True):
         first, second, third = st.columns(3)
         first.slider("Heatmap opacity", 0.0, 1.0, step=0.05, key="cam_alpha")
