@@ -81,7 +81,7 @@ def test_steps_from_a_typed_matrix_drop_the_identity_steps_and_recompose():
 
 def test_latex_lines_carry_the_numbers():
     m = compose(SEED)
-    assert figures.product_latex(SEED, m).startswith(r"M = R(20^\circ) \; S(0.8,\ 0.8) \; H(0.2,\ 0) = ")
+    assert figures.product_latex(SEED, m).startswith(r"M = R(20^\circ) \; S(0.8,\ 0.8) \; H(0.2,\ 0) \\ = ")
     identity = r"M = \begin{bmatrix}1 & 0 & 0 \\ 0 & 1 & 0 \\ 0 & 0 & 1\end{bmatrix}"
     assert figures.product_latex(None, np.eye(3)) == identity
     factors = figures.factors_view(SEED, m)

@@ -143,11 +143,12 @@ def frame_unit(frame: Frame, size: tuple[int, int]) -> float:
 
 
 def product_latex(steps: Sequence[Step] | None, matrix: np.ndarray) -> str:
-    """M = (the steps' factors, last step leftmost) = the matrix."""
+    """M = (the steps' factors, last step leftmost), and on a second line = the matrix: on one line the matrix
+    ran out of its column (two fifths of the page) and was cut off."""
     if not steps:
         return rf"M = {latex_matrix(matrix)}"
     factors = r" \; ".join(step.latex() for step in reversed(steps))
-    return rf"M = {factors} = {latex_matrix(matrix)}"
+    return rf"M = {factors} \\ = {latex_matrix(matrix)}"
 
 
 @dataclass(frozen=True)
