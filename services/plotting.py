@@ -1,4 +1,4 @@
-"""Plotly figures built from plain dicts, for the figures a page rebuilds on every slider step."""
+"""Plotly helpers for the figures a page rebuilds on every slider step: built from plain dicts, drawn once."""
 
 from __future__ import annotations
 
@@ -12,3 +12,11 @@ def unvalidated_figure(data: list[dict], layout: dict) -> go.Figure:
     unit tests validate every such figure once (``go.Figure(fig.to_dict())`` must accept it and give the same
     JSON)."""
     return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
+def fixed_margin(left: int, right: int, top: int, bottom: int) -> dict:
+    """Margins in pixels that nothing may push out (give the figure's axes ``"automargin": False`` too). With
+    plotly's auto margins a figure redrawn on every step was drawn twice in the browser: after the first draw
+    ``doAutoMargin`` found the legend and tick labels past the margins and drew again (65 of ~180 ms of
+    Plotly's work on a KNN K step, ~100 of ~210 ms on an affine move, in Chromium's profiler)."""
+    return {"l": left, "r": right, "t": top, "b": bottom, "autoexpand": False}

@@ -29,19 +29,17 @@ from services.affine.matrices import (
 from services.affine.render import AnimationFrame
 from services.affine.sampling import EngineCheck
 from services.affine.steps import Step, compose, step_matrix
-from services.plotting import unvalidated_figure
+from services.plotting import fixed_margin, unvalidated_figure
 
 #: JPEG quality for pictures shown on the page (downloads stay lossless PNG).
 JPEG_QUALITY = 85
 #: Side of the reference square in the pixel frames, as a fraction of the picture's shorter side.
 PIXEL_UNIT_FRACTION = 0.25
 MARGIN = {"l": 10, "r": 10, "t": 10, "b": 10}
-#: Fixed margins (``autoexpand`` and axis ``automargin`` off) for the two figures redrawn on every slider move:
-#: with auto margins the tick labels, axis titles and legend pushed them out after each draw and Plotly drew
-#: the figure again (~100 of ~210 ms of Plotly's work a move in Chromium's profiler). The shapes figure's
-#: bottom holds the ticks and its legend's four rows at a phone's width.
-GRID_MARGIN = {"l": 65, "r": 10, "t": 10, "b": 60, "autoexpand": False}
-SHAPES_MARGIN = {"l": 45, "r": 10, "t": 10, "b": 110, "autoexpand": False}
+#: The margins of the two figures redrawn on every slider move (``fixed_margin``); the shapes figure's bottom
+#: holds the ticks and its legend's four rows at a phone's width.
+GRID_MARGIN = fixed_margin(65, 10, 10, 60)
+SHAPES_MARGIN = fixed_margin(45, 10, 10, 110)
 OUTLINE, GRID_LINE = "#ff4b4b", "rgba(255,255,0,0.8)"
 NEIGHBOUR, MIDPOINT, POINT = "#1f77b4", "#2ca02c", "#ff4b4b"
 

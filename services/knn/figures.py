@@ -23,7 +23,7 @@ from services.knn.explain import Explanation
 from services.knn.preprocess import Grid, Split
 from services.knn.scratch import ScratchComparison
 from services.knn.trees import ModelBoundary
-from services.plotting import unvalidated_figure
+from services.plotting import fixed_margin, unvalidated_figure
 from services.text import escape_markdown
 
 PALETTE = [*qualitative.D3, *qualitative.Dark24[10:]]
@@ -36,15 +36,12 @@ LATTICE_TARGET = 40
 #: select read every point from plotly's data, not from the drawn SVG, so they still reach all ~1,600 targets;
 #: drawing them (one transparent SVG path each) was most of plotly's time on every K step.
 LATTICE_DRAWN = 1
-#: Margins of the boundary figure in pixels, fixed (plotly's ``autoexpand`` and axis ``automargin`` off): with
-#: auto margins the legend and tick labels pushed them out after every draw and plotly drew the figure again,
-#: 65 of ~180 ms of Plotly's work on every K step in Chromium. The bottom one holds the axis title and up to
-#: five legend rows.
-MARGIN = {"l": 70, "r": 10, "t": 50, "b": 170, "autoexpand": False}
+#: The boundary figure's margins (``fixed_margin``): the bottom holds the axis title and up to five legend rows.
+MARGIN = fixed_margin(70, 10, 50, 170)
 #: The same without a legend and title, for the side-by-side panels.
 PANEL_MARGIN = {**MARGIN, "t": 10, "b": 45}
-#: The error curves' margins, fixed for the same reason: ticks, the K axis title and three legend rows.
-CURVE_MARGIN = {"l": 60, "r": 10, "t": 50, "b": 110, "autoexpand": False}
+#: The error curves' margins: ticks, the K axis title and three legend rows.
+CURVE_MARGIN = fixed_margin(60, 10, 50, 110)
 CURVE_LEGEND = {"orientation": "h", "y": -0.2, "yanchor": "top"}
 #: Train and test curves: Okabe-Ito blue and vermillion, told apart by colour-blind readers too.
 TRAIN_COLOR, TEST_COLOR = "#0072B2", "#D55E00"
