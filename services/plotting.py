@@ -1,4 +1,4 @@
-"""Plotly helpers for the figures a page rebuilds on every slider step: built from plain dicts, drawn once."""
+"""Plotly helpers for the figures a page rebuilds on every slider step: plain dicts, margins that do not move."""
 
 from __future__ import annotations
 
