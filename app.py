@@ -4,7 +4,7 @@ from functools import partial
 
 import streamlit as st
 
-from components import memory, warmup
+from components import chart_frame, memory, warmup
 from views import home
 from views.catalog import tool_pages
 
@@ -21,4 +21,5 @@ navigation = st.navigation([home_page, *(page for _, page in tools)])
 with st.sidebar:
     st.caption("Explorable ML · every number computed and tested in `services/` · state is kept in the URL")
 
+chart_frame.whole_pixel_charts()  # a new plotly chart drawn once, not twice
 navigation.run()

@@ -25,9 +25,11 @@ def plotly_config(filename: str) -> dict:
 FigureData = pd.DataFrame | Callable[[], pd.DataFrame]
 
 
-def show_figure(fig: go.Figure, filename: str, *, data: FigureData | None = None, key: str | None = None) -> None:
-    """Draw a plotly figure with download buttons: interactive HTML, the plotted data as CSV, PNG via the camera."""
-    st.plotly_chart(fig, config=plotly_config(filename), key=key)
+def show_figure(fig: go.Figure, filename: str, *, data: FigureData | None = None, key: str | None = None,
+                live: bool = False) -> None:
+    """Draw a plotly figure with download buttons: interactive HTML, the plotted data as CSV, PNG via the camera.
+    ``live``: a ``services.plotting.live_figure``, drawn without Streamlit's theme (it carries the look)."""
+    st.plotly_chart(fig, config=plotly_config(filename), key=key, theme=None if live else "streamlit")
     figure_downloads(fig, filename, data=data, key=key or filename)
 
 

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.util import calc_hash
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def validated_and_sent(figure: go.Figure) -> tuple[dict, dict]:
+    """A figure built without validation, validated, next to the JSON the page sends: they must be equal. A
+    ``live_figure`` has no template; validating it brings plotly's default back, so neither side keeps one."""
+    sent, validated = json.loads(figure.to_json()), json.loads(go.Figure(figure.to_dict()).to_json())
+    if sent["layout"].get("template", {}) is None:
+        sent["layout"].pop("template"), validated["layout"].pop("template")
+    return validated, sent
 
 
 def app_test(url_path: str | None = None, *, timeout: float = 60) -> AppTest:

@@ -1,0 +1,58 @@
+"""services.plotting: a live figure reaches the browser as JSON that Plotly.react takes as unchanged when
+Streamlit hands the chart its copy, so the browser draws it once (tests/browser checks the drawing)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import plotly.io as pio
+from PIL import Image
+
+from services.plotting import STREAMLIT_LOOK, live_figure, png_data_uri
+
+
+def _sent(figure) -> dict:
+    """What st.plotly_chart sends: plotly.io.to_json without validation."""
+    return json.loads(pio.to_json(figure, validate=False))
+
+
+def test_a_live_figure_has_no_template_a_fixed_revision_and_plain_lists():
+    xs = np.array([0.1234567891, 2.5, np.nan, 1e-9])
+    figure = live_figure([{"type": "scatter", "x": xs, "y": np.arange(4)}], {"title": {"text": "K = 3"}})
+    sent = _sent(figure)
+    assert sent["layout"].get("template") is None
+    assert sent["layout"]["datarevision"] == 0
+    trace = sent["data"][0]
+    # Six significant digits of the largest value (2.5: five decimals), the NaN a gap (null), integers as they
+    # are: plain lists, no typed arrays.
+    assert trace["x"] == [0.12346, 2.5, None, 0.0]
+    assert trace["y"] == [0, 1, 2, 3]
+    assert sent["layout"]["title"]["text"] == "<b>K = 3</b>"
+
+
+def test_a_live_figure_carries_streamlits_look_under_its_own_settings():
+    figure = live_figure([], {"yaxis": {"zeroline": False, "title": {"text": "row"}}, "height": 300})
+    layout = _sent(figure)["layout"]
+    assert layout["font"] == STREAMLIT_LOOK["font"]
+    assert layout["yaxis"]["zeroline"] is False  # the figure's own setting wins
+    assert layout["yaxis"]["gridcolor"] == STREAMLIT_LOOK["yaxis"]["gridcolor"]  # the look fills the rest
+    assert layout["yaxis"]["title"] == {"text": "row", "font": {"size": 14}}
+    assert layout["height"] == 300
+    assert "text" not in layout["title"]  # no title given, none invented
+
+
+def test_the_look_is_not_changed_by_building_a_figure():
+    before = json.dumps(STREAMLIT_LOOK, sort_keys=True)
+    live_figure([], {"title": {"text": "a"}, "xaxis": {"title": {"text": "b"}}})
+    assert json.dumps(STREAMLIT_LOOK, sort_keys=True) == before
+
+
+def test_a_png_data_uri_decodes_to_the_same_pixels():
+    rgb = np.random.default_rng(0).integers(0, 256, size=(7, 5, 3), dtype=np.uint8)
+    uri = png_data_uri(rgb)
+    assert uri.startswith("data:image/png;base64,")
+    decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+    np.testing.assert_array_equal(decoded, rgb)
