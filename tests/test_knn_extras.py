@@ -1,7 +1,11 @@
 """The seed's from-scratch KNN, explanations, tree/forest boundaries and the figures."""
 
+import base64
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from services.knn import (
     DatasetSpec,
@@ -118,7 +122,8 @@ def test_figures_carry_the_data(iris_split):
     figure = boundary_figure(grid, votes.labels, votes.proba, iris_split, title="t", train_pred=iris_split.y_train,
                              test_pred=np.zeros(iris_split.n_test, dtype=int), explanation=explanation)
     names = [trace.name for trace in figure.data]
-    assert names[0] == "decision regions" and np.asarray(figure.data[0].z).shape == (40, 40)
+    regions = Image.open(io.BytesIO(base64.b64decode(figure.data[0].source.split(",", 1)[1])))
+    assert names[0] == "decision regions" and np.asarray(regions).shape == (40, 40, 3)
     wrong = int((iris_split.y_test != 0).sum())
     assert f"misclassified ({wrong})" in names and "the 7 neighbours" in names
     frames = [(k, predictor.votes(k).labels, predictor.votes(k).proba) for k in (1, 3, 5)]

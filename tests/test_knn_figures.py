@@ -1,9 +1,7 @@
 """The KNN presenter: compact region codes, the clipped CV band, captions that tell the truth, escaping."""
 
-import json
 
 import numpy as np
-import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
@@ -18,6 +16,7 @@ from services.knn.settings import (
     plan_boundary,
     split_learning_curve,
 )
+from tests.conftest import validated_and_sent
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +34,33 @@ def test_region_codes_keep_each_class_in_its_band():
     assert fig.region_levels(20) * 20 <= 256
 
 
+def test_region_picture_has_the_colours_of_the_heatmap_scale_row_0_at_the_bottom(iris_split):
+    """The boundary's PNG against plotly's own interpolation of the sweep heatmap's colour scale (RGB, to the
+    nearest integer), cell by cell; its image trace puts row 0 at ``ys[0]``, rows growing upwards."""
+    from plotly.colors import sample_colorscale, unlabel_rgb
+
+    plan = plan_boundary(iris_split, 7, 40)
+    grid, predictor = grid_votes(iris_split, KnnSettings(), plan.resolution, plan.depth)
+    votes = predictor.votes(7)
+    rgb = fig.region_rgb(votes.labels, votes.proba, grid.shape)
+    position = fig.region_codes(votes.labels, votes.proba, grid.shape).ravel() / (3 * fig.region_levels(3))
+    scale = fig.region_colorscale(3)  # class c's band is [scale[2c], scale[2c + 1]]; plotly samples one band at a time
+    expected = []
+    for value in position:
+        (start, pale), (end, strong) = scale[2 * int(value * 3)], scale[2 * int(value * 3) + 1]
+        band = [[0, pale.replace(",", ", ")], [1, strong.replace(",", ", ")]]  # plotly's "rgb(r, g, b)" form
+        expected.append(unlabel_rgb(sample_colorscale(band, [(value - start) / (end - start)])[0]))
+    np.testing.assert_allclose(rgb.reshape(-1, 3), np.array(expected), atol=1)
+    trace = fig.region_image_trace(grid, votes.labels, votes.proba)
+    assert (trace["y0"], trace["x0"]) == (grid.ys[0], grid.xs[0]) and trace["dy"] > 0 and trace["dx"] > 0
+
+
 def test_boundary_figure_is_compact(iris_split):
     plan = plan_boundary(iris_split, 7, 200)
     grid, predictor = grid_votes(iris_split, KnnSettings(), plan.resolution, plan.depth)
     votes = predictor.votes(7)
     figure = fig.boundary_figure(grid, votes.labels, votes.proba, iris_split, title="t")
-    assert len(pio.to_json(figure, validate=False)) < 150_000  # was ~600 KB: floats as JSON text, 60² lattice
+    assert len(pio.to_json(figure, validate=False)) < 80_000  # was ~600 KB: floats as JSON text, 60² lattice
     frame = fig.grid_frame(grid, votes.labels, votes.proba, iris_split)
     assert len(frame) == 200 * 200 and set(frame["predicted class"]) <= set(iris_split.class_names)
 
@@ -115,8 +135,9 @@ def test_figures_built_without_validation_are_valid_plotly_and_unchanged_by_it()
         fig.cv_figure(CvCurve(ks=np.array([1, 3, 5]), errors=np.array([0.2, 0.1, 0.15]),
                               fold_errors=np.array([[0.2, 0.1, 0.1], [0.2, 0.1, 0.2]]), n_folds=2, delegated=0)),
     ]
-    assert {trace["type"] for trace in built[0].to_dict()["data"]} == {"heatmap", "scatter"}
+    assert {trace["type"] for trace in built[0].to_dict()["data"]} == {"image", "scatter"}
     missed = f"misclassified ({int((split.y_train != 0).sum())})"
     assert {"locations", "the 7 neighbours", missed} <= {trace.name for trace in built[0].data}
     for figure in built:
-        assert json.loads(go.Figure(figure.to_dict()).to_json()) == json.loads(figure.to_json())
+        validated, sent = validated_and_sent(figure)
+        assert validated == sent

@@ -340,7 +340,7 @@ def _main_view(split: knn.Split, settings: knn.KnnSettings, k: int, requested_re
     )
     st.plotly_chart(
         figure, key="knn_plot", on_select=_on_plot_select, selection_mode="points",
-        config=plotly_config(f"knn-boundary-k{k}"),
+        config=plotly_config(f"knn-boundary-k{k}"), theme=None,  # a live figure carries its own look
     )
     figure_downloads(figure, f"knn-boundary-k{k}", data=lambda: fig.grid_frame(grid, votes.labels, votes.proba, split),
                      key="knn_plot_dl")
@@ -490,13 +490,13 @@ def _compare_panel(split: knn.Split, knn_figure: go.Figure, scores, seed: int) -
     with columns[0]:
         st.markdown(titles[0])
         st.plotly_chart(fig.small_copy(knn_figure, COMPARE_HEIGHT), key="knn_compare_knn",
-                        config=plotly_config("knn-compare-knn"))
+                        config=plotly_config("knn-compare-knn"), theme=None)
     for column, title, model in zip(columns[1:], titles[1:], models):
         with column:
             st.markdown(title)
             kind = model.name.split()[0].lower()
             show_figure(fig.model_figure(grid, model, split, COMPARE_HEIGHT), f"knn-compare-{kind}",
-                        key=f"knn_compare_{kind}")
+                        key=f"knn_compare_{kind}", live=True)
     st.caption(fig.COMPARE_CAPTION)
 
 

@@ -1,11 +1,11 @@
 """What the KNN page shows, built from plain data: figures, their download tables, captions and the text
 that spells out a vote.
 
-Regions use one heatmap whose value is ``class + confidence``: each class owns a band of the colour scale
-running from a pale tint (a split vote) to a stronger one (a unanimous vote), so one trace shows both the
-decision and how sure it is. Confidence is the winning probability rescaled so 1/n_classes -> 0 and 1 -> 1.
-The heatmap travels as one byte per cell (``region_codes``) and the click lattice as float32, because every
-rerun sends the figure to the browser again.
+Regions are coloured by ``class + confidence``: each class owns a band of the colour scale running from a
+pale tint (a split vote) to a stronger one (a unanimous vote), so one trace shows both the decision and how
+sure it is. Confidence is the winning probability rescaled so 1/n_classes -> 0 and 1 -> 1. The boundary,
+rebuilt on every K step, sends them as a PNG (``region_image_trace``) in a ``live_figure``; the K-sweep
+animation as one byte per cell of a heatmap (``region_codes``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from services.knn.explain import Explanation
 from services.knn.preprocess import Grid, Split
 from services.knn.scratch import ScratchComparison
 from services.knn.trees import ModelBoundary
-from services.plotting import fixed_margin, unvalidated_figure
+from services.plotting import fixed_margin, live_figure, png_data_uri, unvalidated_figure
 from services.text import escape_markdown
 
 PALETTE = [*qualitative.D3, *qualitative.Dark24[10:]]
@@ -111,10 +111,13 @@ def class_colors(n_classes: int) -> list[str]:
     return [PALETTE[code % len(PALETTE)] for code in range(n_classes)]
 
 
+def _tint_rgb(color: str, towards_white: float) -> tuple[int, int, int]:
+    red, green, blue = (round(channel + (255 - channel) * towards_white) for channel in hex_to_rgb(color))
+    return red, green, blue
+
+
 def _tint(color: str, towards_white: float) -> str:
-    red, green, blue = hex_to_rgb(color)
-    mix = [round(channel + (255 - channel) * towards_white) for channel in (red, green, blue)]
-    return f"rgb({mix[0]},{mix[1]},{mix[2]})"
+    return "rgb({},{},{})".format(*_tint_rgb(color, towards_white))
 
 
 def region_colorscale(n_classes: int) -> list[list]:
@@ -163,9 +166,36 @@ def region_trace(grid: Grid, labels: np.ndarray, proba: np.ndarray, n_classes: i
     }
 
 
+def region_rgb(labels: np.ndarray, proba: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``region_codes`` as the colours the heatmap's ``region_colorscale`` gives them (class ``c``'s tint from
+    ``PALE`` to ``STRONG``, linear in RGB as plotly interpolates), row 0 at ``ys[0]``: one colour per code,
+    looked up."""
+    n_classes = proba.shape[1]
+    levels = region_levels(n_classes)
+    pale = np.array([_tint_rgb(color, PALE) for color in class_colors(n_classes)], dtype=float)
+    strong = np.array([_tint_rgb(color, STRONG) for color in class_colors(n_classes)], dtype=float)
+    step = (np.arange(levels) / levels)[np.newaxis, :, np.newaxis]
+    colours = pale[:, np.newaxis] + (strong - pale)[:, np.newaxis] * step  # (class, level, rgb)
+    return np.round(colours).astype(np.uint8).reshape(-1, 3)[region_codes(labels, proba, shape)]
+
+
+def region_image_trace(grid: Grid, labels: np.ndarray, proba: np.ndarray) -> dict:
+    """The regions as a PNG (``region_rgb``) in an image trace, for the boundary drawn on every K step: a
+    string, which plotly compares by value when Streamlit hands the chart its copy of the figure
+    (``live_figure``); the heatmap's byte array made it draw the whole figure a second time."""
+    return {
+        "type": "image",
+        "source": png_data_uri(region_rgb(labels, proba, grid.shape)),
+        "x0": float(grid.xs[0]), "dx": float(grid.xs[1] - grid.xs[0]),
+        "y0": float(grid.ys[0]), "dy": float(grid.ys[1] - grid.ys[0]),
+        "hoverinfo": "skip",
+        "name": "decision regions",
+    }
+
+
 def lattice_traces(grid: Grid, labels: np.ndarray, proba: np.ndarray, class_names: Sequence[str]) -> list[dict]:
     """Invisible markers over the grid, one trace per winning class: hovering shows the vote there, clicking
-    selects a location. Numbers only (float32), so the lattice costs a few bytes per marker."""
+    selects a location. Numbers only (six digits in a ``live_figure``), so a marker costs a few bytes."""
     step = max(1, len(grid.xs) // LATTICE_TARGET)
     rows = np.arange(0, len(grid.ys), step)
     columns = np.arange(0, len(grid.xs), step)
@@ -177,13 +207,13 @@ def lattice_traces(grid: Grid, labels: np.ndarray, proba: np.ndarray, class_name
             continue
         traces.append({
             "type": "scatter",
-            "x": grid.points_raw[chosen, 0].astype(np.float32),
-            "y": grid.points_raw[chosen, 1].astype(np.float32),
+            "x": grid.points_raw[chosen, 0],
+            "y": grid.points_raw[chosen, 1],
             "mode": "markers",
             "marker": {"size": 12, "opacity": 0, "maxdisplayed": LATTICE_DRAWN},
             "selected": {"marker": {"opacity": 0}},
             "unselected": {"marker": {"opacity": 0}},
-            "customdata": proba[chosen].max(axis=1).astype(np.float32),
+            "customdata": proba[chosen].max(axis=1),
             "hovertemplate": "(%{x:.3g}, %{y:.3g})<br>vote: %{meta} (P = %{customdata:.3f})<extra></extra>",
             "meta": plot_text(name),
             "showlegend": False,
@@ -275,20 +305,20 @@ def boundary_figure(
     height: int = 700,
 ) -> go.Figure:
     """Shaded regions, hover/click lattice, training/test/added points, misclassified rings, explanation.
-    Rebuilt on every K step, so from plain dicts (``unvalidated_figure``) with fixed margins (``MARGIN``)."""
-    traces = [region_trace(grid, labels, proba, split.n_classes)]
+    Rebuilt on every K step, so a ``live_figure`` (drawn once per step) with fixed margins (``MARGIN``)."""
+    traces = [region_image_trace(grid, labels, proba)]
     traces += lattice_traces(grid, labels, proba, split.class_names)
     traces += _points(split, train_pred, test_pred)
     if explanation is not None:
         traces += _explanation_traces(explanation, split)
-    return unvalidated_figure(traces, {
+    return live_figure(traces, {
         "title": {"text": title},
         "height": height,
         "margin": MARGIN,
         "xaxis": {"title": {"text": plot_text(split.feature_names[0])}, "range": [grid.xs[0], grid.xs[-1]],
                   "constrain": "domain", "automargin": False},
         "yaxis": {"title": {"text": plot_text(split.feature_names[1])}, "range": [grid.ys[0], grid.ys[-1]],
-                  "automargin": False},
+                  "automargin": False, "scaleanchor": False},  # an image trace would tie the axes' scales
         "legend": {"orientation": "h", "y": -0.13, "yanchor": "top"},
         "clickmode": "event+select",
         "dragmode": "pan",

@@ -110,6 +110,28 @@ def page(browser):
     context.close()
 
 
+#: Counts full Plotly draws per chart: each one writes the x-axis title afresh (``Titles.draw``), so the text
+#: put into an ``.xtitle`` node is logged against the chart's x-axis title. An init script for a context.
+PLOTLY_DRAWS = """
+window.__draws = [];
+for (const name of ['appendChild', 'insertBefore']) {
+  const original = Node.prototype[name];
+  Node.prototype[name] = function (...args) {
+    if (this.classList && this.classList.contains('xtitle')) {
+      const chart = this.closest('.js-plotly-plot');
+      window.__draws.push(chart && chart.layout ? String(chart.layout.xaxis.title.text) : '?');
+    }
+    return original.apply(this, args);
+  };
+}
+"""
+
+
+def plotly_draws(tab) -> list[str]:
+    """The x-axis titles of the charts drawn since the last call (``PLOTLY_DRAWS`` must be installed)."""
+    return tab.evaluate("() => window.__draws.splice(0)")
+
+
 def settle(tab, timeout_s: float = 120) -> None:
     """Wait until the script has finished running and the page stopped changing."""
     tab.wait_for_selector('[data-testid="stApp"]', timeout=timeout_s * 1000)

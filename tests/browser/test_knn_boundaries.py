@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.browser.conftest import assert_clean, screenshot, settle
+from tests.browser.conftest import PLOTLY_DRAWS, assert_clean, plotly_draws, screenshot, settle
 
 
 def _open(page, app_url: str) -> None:
@@ -185,6 +185,24 @@ def test_moving_k_sends_little_and_only_the_board(page, app_url):
     sent = sum(received)
     print(f"bytes received for one K step: {sent}")
     assert 0 < sent < 150_000, sent
+
+
+def test_a_k_step_draws_the_boundary_once(page, app_url):
+    """Issue 17: each K step drew the new boundary twice in the browser (Streamlit hands a new chart a copy
+    of its figure, and plotly took the template, typed arrays, title and width as changed and drew it all
+    again): half the time between the answer and the painted page."""
+    page.context.add_init_script(PLOTLY_DRAWS)
+    _open(page, app_url)
+    thumb = page.locator('[data-testid="stSlider"]').filter(has_text="K (neighbours)").get_by_role("slider")
+    thumb.focus()
+    axis = page.evaluate("() => document.querySelector('.js-plotly-plot').layout.xaxis.title.text")
+    for expected_k in (8, 9):
+        plotly_draws(page)
+        thumb.press("ArrowRight")
+        settle(page)
+        assert _k_value(page) == expected_k
+        drawn = plotly_draws(page)
+        assert drawn.count(axis) == 1, drawn
 
 
 def test_the_boundary_table_is_built_when_its_download_is_pressed(page, app_url):
