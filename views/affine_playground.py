@@ -294,7 +294,8 @@ def _views(pixels: np.ndarray, matrix: np.ndarray, options: af.SamplerOptions) -
         preview = _preview(pixels, FIGURE_SIDE)
         lines = af.grid_lines(view.theta, *pixels.shape[:2])
         fig = figures.grid_figure(_jpeg_uri(preview), preview.shape[:2], pixels.shape[:2], lines)
-        show_figure(fig, "affine_sampling_grid", data=lambda: figures.grid_table(lines), key="affine_grid_fig")
+        show_figure(fig, "affine_sampling_grid", data=lambda: figures.grid_table(lines), key="affine_grid_fig",
+                    live=True)
     with right:
         st.subheader("Output")
         st.image(shown, width="stretch", caption=options.label())
@@ -334,7 +335,7 @@ def _matrix_facts(matrix: np.ndarray, size: tuple[int, int]) -> None:
         st.subheader("The unit square, the basis vectors and an F, before and after K → MK")
         before = af.reference_shapes(figures.frame_unit(st.session_state["affine_frame"], size))
         fig, data = figures.shapes_figure(before, af.transform_shapes(matrix, before), k, k_prime)
-        show_figure(fig, "affine_shapes", data=data, key="affine_shapes_fig")
+        show_figure(fig, "affine_shapes", data=data, key="affine_shapes_fig", live=True)
         st.caption("y points down, as image rows do. Grey: before; colour: after. In sampler mode the picture "
                    "itself moves by M⁻¹, the opposite way.")
 

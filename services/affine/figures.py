@@ -29,7 +29,7 @@ from services.affine.matrices import (
 from services.affine.render import AnimationFrame
 from services.affine.sampling import EngineCheck
 from services.affine.steps import Step, compose, step_matrix
-from services.plotting import fixed_margin, unvalidated_figure
+from services.plotting import fixed_margin, live_figure
 
 #: JPEG quality for pictures shown on the page (downloads stay lossless PNG).
 JPEG_QUALITY = 85
@@ -315,7 +315,7 @@ def grid_figure(preview_uri: str, preview_shape: tuple[int, int], size: tuple[in
             "line": {"color": OUTLINE if is_outline else GRID_LINE, "width": 2.5 if is_outline else 1},
         })
     corners = np.vstack(lines)
-    return unvalidated_figure(data, {
+    return live_figure(data, {
         "xaxis": {"range": axis_range(corners[:, 0], width), "title": {"text": "column (px)"}, "automargin": False},
         "yaxis": {"range": axis_range(corners[:, 1], height)[::-1], "title": {"text": "row (px)"},
                   "scaleanchor": "x", "automargin": False},
@@ -347,7 +347,7 @@ def shapes_figure(before: ShapeSet, after: ShapeSet, k: tuple[float, float],
                      "textposition": "top right", "name": name, "marker": {"size": 10, "color": colour},
                      "showlegend": False})  # labelled in the plot: the legend keeps to four rows on a phone
     rows.extend([("before", "K", *k), ("after", "K'", *k_prime)])
-    fig = unvalidated_figure(data, {
+    fig = live_figure(data, {
         "yaxis": {"autorange": "reversed", "scaleanchor": "x", "zeroline": True, "automargin": False},
         "xaxis": {"zeroline": True, "automargin": False},
         "height": 460, "margin": SHAPES_MARGIN, "legend": {"orientation": "h", "y": -0.08, "yanchor": "top"},

@@ -2,7 +2,7 @@
 
 from urllib.parse import unquote
 
-from tests.browser.conftest import assert_clean, screenshot, settle
+from tests.browser.conftest import PLOTLY_DRAWS, assert_clean, plotly_draws, screenshot, settle
 
 #: Boxes of the bilinear figure's texts and markers, as the browser drew them (value texts are the heatmap's).
 BILINEAR_BOXES = """() => {
@@ -101,3 +101,18 @@ def test_engine_check_reads_a_refusal_in_full_and_never_none(page, app_url):
     assert "None" not in table.inner_text()
     table.scroll_into_view_if_needed()
     screenshot(page, "affine_engine_check_1280x720")
+
+
+def test_a_slider_move_draws_the_sampling_grid_once(page, app_url):
+    """Issue 17: every slider move drew the new sampling grid (and the shapes) twice in the browser."""
+    page.context.add_init_script(PLOTLY_DRAWS)
+    open_page(page, app_url)
+    thumb = page.locator('[data-testid="stSlider"]').filter(has_text="angle (degrees)").get_by_role("slider")
+    thumb.focus()
+    for _ in range(2):
+        plotly_draws(page)
+        thumb.press("ArrowRight")
+        settle(page)
+        assert_clean(page)
+        drawn = plotly_draws(page)
+        assert drawn.count("column (px)") == 1, drawn
