@@ -183,12 +183,14 @@ def test_engine_table_text_writes_a_dash_for_refused_cells_and_keeps_the_whole_v
 
 
 def test_figures_built_without_validation_are_valid_plotly_and_unchanged_by_it():
-    """grid_figure and shapes_figure skip plotly's per-property validation (the cost of every slider move):
+    """grid_figure, shapes_figure and bilinear_figure skip plotly's per-property validation (live figures):
     validating their dicts here must accept every property and give the same JSON."""
     lines = grid_lines(np.array([[0.9, 0.1, 0.2], [0.0, 1.1, 0.0]]), 40, 60)
     before = reference_shapes(1.0)
+    channel = photo()[:, :, 1]
     built = [figures.grid_figure("data:image/jpeg;base64,", (20, 30), (40, 60), lines),
-             figures.shapes_figure(before, transform_shapes(compose(SEED), before), (0.5, 0.25), (1.0, 2.0))[0]]
+             figures.shapes_figure(before, transform_shapes(compose(SEED), before), (0.5, 0.25), (1.0, 2.0))[0],
+             figures.bilinear_figure(pixel_window(channel, 6.7, 3.2), explain_bilinear(channel, 6.7, 3.2))]
     for fig in built:
         validated, sent = validated_and_sent(fig)
         assert validated == sent

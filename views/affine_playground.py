@@ -419,7 +419,7 @@ def _bilinear_explainer(pixels: np.ndarray) -> None:
     with grid_column:
         window = af.pixel_window(channel, x, y, radius=3)
         show_figure(_bilinear_figure(window, ex), "affine_bilinear", data=figures.window_table(window),
-                    key="affine_bilinear_fig")
+                    key="affine_bilinear_fig", live=True)
     with numbers_column:
         st.markdown(figures.bilinear_point_text(ex, st.session_state["affine_channel"]))
         st.dataframe(figures.neighbour_table(ex), hide_index=True, width="stretch",

@@ -434,7 +434,8 @@ def _cv_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None:
     best = curve.best_k
     left, right = st.columns([3, 1])
     with left:
-        show_figure(fig.cv_figure(curve), "knn-cv-error", data=lambda: fig.cv_frame(curve), key="knn_cv")
+        show_figure(fig.cv_figure(curve), "knn-cv-error", data=lambda: fig.cv_frame(curve), key="knn_cv",
+                    live=True)
     with right:
         st.metric("Best K", best, help="Lowest mean error; the smallest K on equal errors.")
         st.metric("Its error", f"{curve.best_error:.3f}")

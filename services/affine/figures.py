@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from PIL import Image
+from plotly.colors import get_colorscale
 
 from services.affine.bilinear import BilinearExplanation, PixelWindow
 from services.affine.matrices import (
@@ -40,6 +41,9 @@ MARGIN = {"l": 10, "r": 10, "t": 10, "b": 10}
 #: holds the ticks and its legend's four rows at a phone's width.
 GRID_MARGIN = fixed_margin(65, 10, 10, 60)
 SHAPES_MARGIN = fixed_margin(45, 10, 10, 110)
+BILINEAR_MARGIN = fixed_margin(60, 10, 10, 50)
+#: plotly.py's "gray" scale spelt out: a figure built without validation is sent as written (plotly.js has no "gray").
+GRAY = get_colorscale("gray")
 OUTLINE, GRID_LINE = "#ff4b4b", "rgba(255,255,0,0.8)"
 NEIGHBOUR, MIDPOINT, POINT = "#1f77b4", "#2ca02c", "#ff4b4b"
 
@@ -365,34 +369,32 @@ def bilinear_figure(window: PixelWindow, ex: BilinearExplanation) -> go.Figure:
     """
     columns = np.arange(window.left, window.left + window.values.shape[1])
     rows = np.arange(window.top, window.top + window.values.shape[0])
-    fig = go.Figure(go.Heatmap(
-        z=window.values, x=columns, y=rows, colorscale="gray", zmin=0, zmax=255, showscale=False,
-        text=[[f"{v:.0f}" for v in row] for row in window.values], texttemplate="%{text}",
-        textfont={"size": 11, "color": "#ff9800"},
-        hovertemplate="column %{x}, row %{y}: %{z}<extra></extra>",
-    ))
     lift = 0.28  # markers in the upper part of their cell (y points down), values stay readable in the middle
-    fig.add_trace(go.Scatter(
-        x=[ex.x1, ex.x2, ex.x1, ex.x2], y=[ex.y1 - lift, ex.y1 - lift, ex.y2 - lift, ex.y2 - lift],
-        mode="markers+text", text=["Q11", "Q21", "Q12", "Q22"], textposition="top center", name="neighbours",
-        marker={"size": 9, "color": NEIGHBOUR, "line": {"color": "white", "width": 1}},
-        textfont={"color": NEIGHBOUR, "size": 11},
-        hovertemplate="%{text}<extra></extra>",
-    ))
     side = "middle left" if ex.x - ex.x1 >= 0.5 else "middle right"
-    fig.add_trace(go.Scatter(x=[ex.x, ex.x], y=[ex.y1, ex.y2], mode="markers+text", text=["R1", "R2"],
-                             textposition=side, name="R1, R2", marker={"size": 10, "color": MIDPOINT},
-                             textfont={"color": MIDPOINT, "size": 12},
-                             hovertemplate="%{text}<extra></extra>"))
     below = "bottom center" if ex.y - ex.y1 < 0.5 else "top center"  # away from the nearer of R1 and R2
-    fig.add_trace(go.Scatter(x=[ex.x], y=[ex.y], mode="markers+text", text=["P"], textposition=below,
-                             name="P", marker={"size": 14, "color": POINT, "symbol": "x"},
-                             textfont={"color": POINT, "size": 13},
-                             hovertemplate="P<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", title="row", dtick=1)
-    fig.update_xaxes(title="column", dtick=1)
-    fig.update_layout(height=420, margin=MARGIN, showlegend=False)
-    return fig
+    data = [
+        {"type": "heatmap", "z": window.values, "x": columns, "y": rows, "colorscale": GRAY, "zmin": 0,
+         "zmax": 255, "showscale": False, "text": [[f"{v:.0f}" for v in row] for row in window.values],
+         "texttemplate": "%{text}", "textfont": {"size": 11, "color": "#ff9800"},
+         "hovertemplate": "column %{x}, row %{y}: %{z}<extra></extra>"},
+        {"type": "scatter", "x": [ex.x1, ex.x2, ex.x1, ex.x2],
+         "y": [ex.y1 - lift, ex.y1 - lift, ex.y2 - lift, ex.y2 - lift], "mode": "markers+text",
+         "text": ["Q11", "Q21", "Q12", "Q22"], "textposition": "top center", "name": "neighbours",
+         "marker": {"size": 9, "color": NEIGHBOUR, "line": {"color": "white", "width": 1}},
+         "textfont": {"color": NEIGHBOUR, "size": 11}, "hovertemplate": "%{text}<extra></extra>"},
+        {"type": "scatter", "x": [ex.x, ex.x], "y": [ex.y1, ex.y2], "mode": "markers+text", "text": ["R1", "R2"],
+         "textposition": side, "name": "R1, R2", "marker": {"size": 10, "color": MIDPOINT},
+         "textfont": {"color": MIDPOINT, "size": 12}, "hovertemplate": "%{text}<extra></extra>"},
+        {"type": "scatter", "x": [ex.x], "y": [ex.y], "mode": "markers+text", "text": ["P"], "textposition": below,
+         "name": "P", "marker": {"size": 14, "color": POINT, "symbol": "x"}, "textfont": {"color": POINT, "size": 13},
+         "hovertemplate": "P<extra></extra>"},
+    ]
+    return live_figure(data, {
+        "yaxis": {"autorange": "reversed", "scaleanchor": "x", "title": {"text": "row"}, "dtick": 1,
+                  "automargin": False},
+        "xaxis": {"title": {"text": "column"}, "dtick": 1, "automargin": False},
+        "height": 420, "margin": BILINEAR_MARGIN, "showlegend": False,
+    })
 
 
 def animation_figure(frame_uris: Sequence[tuple[float, str]]) -> go.Figure:

@@ -23,7 +23,7 @@ from services.knn.explain import Explanation
 from services.knn.preprocess import Grid, Split
 from services.knn.scratch import ScratchComparison
 from services.knn.trees import ModelBoundary
-from services.plotting import fixed_margin, live_figure, png_data_uri, unvalidated_figure
+from services.plotting import fixed_margin, live_figure, png_data_uri
 from services.text import escape_markdown
 
 PALETTE = [*qualitative.D3, *qualitative.Dark24[10:]]
@@ -328,9 +328,10 @@ def boundary_figure(
 def cv_figure(curve: CvCurve) -> go.Figure:
     """Mean cross-validated error against K, the fold-to-fold spread and the best K. Not the current K (the
     page says its error beside the chart, ``error_at_k``): the figure then stays the same while K moves, and
-    the browser does not redraw it on every step of the slider. Built on every K step, so from plain dicts."""
+    the browser does not redraw it on every step of the slider. Built on every K step, so from plain dicts; a
+    ``live_figure``, so opening the page draws it once."""
     low, high, clipped = cv_band(curve)
-    return unvalidated_figure(
+    return live_figure(
         [
             {
                 "type": "scatter",
