@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser.conftest import assert_clean, screenshot, settle
+from tests.browser.conftest import PLOTLY_DRAWS, assert_clean, plotly_draws, screenshot, settle
 from views.catalog import tool_pages
 
 PAGE_PATHS = ["", *(info.url_path for info in tool_pages())]
@@ -24,3 +24,18 @@ def test_home_links_to_every_page(page, app_url):
     assert "Explorable ML" in body
     for info in tool_pages():
         assert page.get_by_role("link", name=f"Open {info.title}").count() == 1
+
+
+@pytest.mark.parametrize(("url_path", "charts"), [
+    ("knn", ["sepal length (cm)", "number of neighbours K"]),
+    ("affine", ["column (px)", "column"]),
+])
+def test_opening_a_page_draws_each_chart_once(page, app_url, url_path, charts):
+    """Issue 17: on opening, Streamlit hands every new chart a copy of its figure, and plotly drew it all again
+    (the CV curve twice, the bilinear explainer three times, with its auto margins); live figures draw once."""
+    page.context.add_init_script(PLOTLY_DRAWS)
+    page.goto(f"{app_url}/{url_path}")
+    settle(page)
+    assert_clean(page)
+    drawn = plotly_draws(page)
+    assert {axis: drawn.count(axis) for axis in charts} == dict.fromkeys(charts, 1), drawn
