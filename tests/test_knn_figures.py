@@ -120,7 +120,7 @@ def test_boundary_lattice_draws_one_marker_but_keeps_every_target(iris_split):
 
 
 def test_figures_built_without_validation_are_valid_plotly_and_unchanged_by_it():
-    """The boundary and CV figures are rebuilt on every K step from plain dicts, skipping plotly's
+    """The boundary, CV and learning-curve figures are rebuilt on every K step from plain dicts, skipping plotly's
     validation: validating them here, with every kind of trace in, must accept every property and give the
     same JSON."""
     settings = KnnSettings(added=((5.0, 3.0, 1),))
@@ -134,6 +134,8 @@ def test_figures_built_without_validation_are_valid_plotly_and_unchanged_by_it()
                             explanation=explain(split, settings, (5.5, 3.0), 7)),
         fig.cv_figure(CvCurve(ks=np.array([1, 3, 5]), errors=np.array([0.2, 0.1, 0.15]),
                               fold_errors=np.array([[0.2, 0.1, 0.1], [0.2, 0.1, 0.2]]), n_folds=2, delegated=0)),
+        fig.learning_figure(LearningCurve(ks=np.array([1, 3]), train_errors=np.zeros(2),
+                                          test_errors=np.array([0.3, 0.2]), delegated=0), 3),
     ]
     assert {trace["type"] for trace in built[0].to_dict()["data"]} == {"image", "scatter"}
     missed = f"misclassified ({int((split.y_train != 0).sum())})"

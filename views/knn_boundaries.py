@@ -460,7 +460,7 @@ def _learning_panel(split: knn.Split, settings: knn.KnnSettings, k: int) -> None
     if curve.note:
         st.warning(curve.note)
     show_figure(fig.learning_figure(curve, k), "knn-learning-curve", data=lambda: fig.learning_frame(curve),
-                key="knn_learning")
+                key="knn_learning", live=True)
     st.caption(fig.learning_caption(curve))
 
 

@@ -363,28 +363,28 @@ def cv_figure(curve: CvCurve) -> go.Figure:
 
 
 def learning_figure(curve: LearningCurve, current_k: int) -> go.Figure:
-    figure = go.Figure(
+    """Training and test error against K, the current K marked: redrawn on every K step while its tab is open,
+    so a ``live_figure``."""
+    return live_figure(
         [
-            go.Scatter(
-                x=curve.ks, y=curve.train_errors, mode="lines+markers", name="training error",
-                line={"color": TRAIN_COLOR, "dash": "dash"}, marker={"symbol": "circle"},
-            ),
-            go.Scatter(
-                x=curve.ks, y=curve.test_errors, mode="lines+markers", name="test error",
-                line={"color": TEST_COLOR}, marker={"symbol": "diamond"},
-            ),
-        ]
+            {"type": "scatter", "x": curve.ks, "y": curve.train_errors, "mode": "lines+markers",
+             "name": "training error", "line": {"color": TRAIN_COLOR, "dash": "dash"}, "marker": {"symbol": "circle"}},
+            {"type": "scatter", "x": curve.ks, "y": curve.test_errors, "mode": "lines+markers", "name": "test error",
+             "line": {"color": TEST_COLOR}, "marker": {"symbol": "diamond"}},
+        ],
+        {
+            "title": {"text": "Training and test error against K"},
+            "xaxis": {"title": {"text": "K  (← flexible, high variance · smooth, high bias →)"}, **_k_axis(curve.ks)},
+            "yaxis": {"title": {"text": "misclassification error"}, "automargin": False},
+            "shapes": [{"type": "line", "x0": current_k, "x1": current_k, "xref": "x", "y0": 0, "y1": 1,
+                        "yref": "y domain", "line": {"color": "#555", "dash": "dot"}}],
+            "annotations": [{"text": f"K = {current_k}", "x": current_k, "xref": "x", "y": 1, "yref": "y domain",
+                             "xanchor": "left", "yanchor": "top", "showarrow": False}],
+            "height": 420,
+            "margin": CURVE_MARGIN,
+            "legend": CURVE_LEGEND,
+        },
     )
-    figure.add_vline(x=current_k, line_dash="dot", line_color="#555", annotation_text=f"K = {current_k}")
-    figure.update_layout(
-        title="Training and test error against K",
-        xaxis={"title": "K  (← flexible, high variance · smooth, high bias →)", **_k_axis(curve.ks)},
-        yaxis={"title": "misclassification error", "automargin": False},
-        height=420,
-        margin=CURVE_MARGIN,
-        legend=CURVE_LEGEND,
-    )
-    return figure
 
 
 def error_at_k(curve: CvCurve, k: int) -> tuple[str, str]:
