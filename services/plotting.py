@@ -24,7 +24,7 @@ STREAMLIT_LOOK: dict[str, Any] = {
     "yaxis": {"title": {"font": {"size": 14}}, "showgrid": True, "gridcolor": "#e6eaf1", "zeroline": True,
               "zerolinecolor": "#e6eaf1", "tickcolor": "#e6eaf1", "ticklen": 5},
 }
-#: Significant digits a ``live_figure`` keeps of its floats (hover shows three; short numbers, short JSON).
+#: Significant digits a ``live_figure`` keeps of each float (hover shows three or four; short JSON).
 SIGNIFICANT = 6
 
 
@@ -98,9 +98,15 @@ def _plain(value: Any) -> Any:
 
 
 def _rounded(values: np.ndarray) -> np.ndarray:
-    """Floats to ``SIGNIFICANT`` digits of the largest finite one (NaN stays: a gap in a line)."""
-    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values[:0]
-    if not finite.size or not np.abs(finite).max():
+    """Each float to ``SIGNIFICANT`` significant digits of its own (a value far smaller than the array's largest
+    keeps its digits); NaN and infinities stay (NaN: a gap in a line). Scaled by a power of ten, exact up to
+    1e22, so for ordinary magnitudes the result is the double nearest the rounded decimal and its JSON short."""
+    if values.dtype.kind != "f":
         return values
-    decimals = SIGNIFICANT - 1 - int(np.floor(np.log10(np.abs(finite).max())))
-    return np.round(values.astype(float), decimals)
+    values = values.astype(float)
+    finite = np.isfinite(values) & (values != 0)
+    exponent = np.zeros(values.shape, dtype=int)
+    exponent[finite] = SIGNIFICANT - 1 - np.floor(np.log10(np.abs(values[finite]))).astype(int)
+    up = 10.0 ** np.clip(exponent, 0, None)
+    down = 10.0 ** np.clip(-exponent, 0, None)
+    return np.where(finite, np.round(values * up / down) / up * down, values)

@@ -26,9 +26,9 @@ def test_a_live_figure_has_no_template_a_fixed_revision_and_plain_lists():
     assert sent["layout"].get("template") is None
     assert sent["layout"]["datarevision"] == 0
     trace = sent["data"][0]
-    # Six significant digits of the largest value (2.5: five decimals), the NaN a gap (null), integers as they
-    # are: plain lists, no typed arrays.
-    assert trace["x"] == [0.12346, 2.5, None, 0.0]
+    # Six significant digits of each value, the NaN a gap (null), integers as they are: plain lists, no typed
+    # arrays.
+    assert trace["x"] == [0.123457, 2.5, None, 1e-9]
     assert trace["y"] == [0, 1, 2, 3]
     assert sent["layout"]["title"]["text"] == "<b>K = 3</b>"
 
@@ -56,3 +56,17 @@ def test_a_png_data_uri_decodes_to_the_same_pixels():
     assert uri.startswith("data:image/png;base64,")
     decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
     np.testing.assert_array_equal(decoded, rgb)
+
+
+def test_each_float_keeps_six_significant_digits_of_its_own():
+    """Against Python's own decimal rounding (``format(v, ".6g")``) over twelve decades: the same value, or
+    (where the binary value sits on a rounding tie) one unit of the sixth digit away."""
+    from services.plotting import SIGNIFICANT, _rounded
+
+    values = np.random.default_rng(1).standard_normal(5000) * 10.0 ** np.random.default_rng(2).integers(-6, 7, 5000)
+    sent = _rounded(values)
+    expected = np.array([float(format(value, f".{SIGNIFICANT}g")) for value in values])
+    unit = 10.0 ** (np.floor(np.log10(np.abs(values))) - (SIGNIFICANT - 1))
+    assert (np.abs(sent - expected) <= unit * 1.000001).all()
+    assert (sent == expected).mean() > 0.99
+    assert np.all(np.abs(sent - values) <= 0.5 * unit * 1.000001)
